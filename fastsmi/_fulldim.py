@@ -1,0 +1,373 @@
+"""Full-dimensional k-NN estimators of mutual information and entropy.
+
+These private functions run the classical estimators on whole d-dimensional
+vectors (no slicing), with every neighbour search done by the Cython KD-tree
+(:class:`fastsmi._cython._kdtree.KDTree`).  They are called by the public
+``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
+slice path.
+
+Conventions: natural logarithms, ``psi`` is the digamma function, inputs are
+already validated C-contiguous float64 arrays with one row per sample.
+
+* KSG-1 and KSG-2 (Kraskov, Stoegbauer and Grassberger 2004) use the max-norm in
+  the joint and in both marginal spaces, after scaling every column to unit
+  variance.
+* Kozachenko-Leonenko (KL) entropy uses the Euclidean norm; ``weights`` gives the
+  weighted version (WKL, Berrett, Samworth and Yuan 2019), ``weights=[1]`` the
+  plain 1-NN estimator.
+* The Ross (2014) estimator handles continuous X against discrete labels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.special import digamma, gammaln
+
+try:
+    from ._cython._kdtree import KDTree
+except ImportError as _exc:  # pragma: no cover - depends on the build
+    KDTree = None
+    _IMPORT_ERROR: ImportError | None = _exc
+else:
+    _IMPORT_ERROR = None
+
+__all__ = ["ksg_mi", "mean_log_knn", "kl_entropy", "kl_mi", "ross_mi"]
+
+
+def _tree(data: np.ndarray, metric: str) -> "KDTree":
+    if KDTree is None:
+        raise ImportError(
+            "full-dimensional estimators need fastsmi's compiled KD-tree "
+            f"(fastsmi._cython._kdtree could not be imported: {_IMPORT_ERROR}); "
+            "reinstall fastsmi with a C compiler available"
+        )
+    return KDTree(data, metric=metric)
+
+
+def _unit_variance(A: np.ndarray) -> np.ndarray:
+    """Divide every column by its population standard deviation (constant columns kept)."""
+    sd = A.std(axis=0)
+    return np.ascontiguousarray(A / np.where(sd > 0.0, sd, 1.0))
+
+
+def _check_n_k(n: int, k: int, what: str = "samples") -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if k >= n:
+        raise ValueError(
+            f"k={k} needs more than k {what}, got {n}; use a smaller k or more samples"
+        )
+
+
+def _check_pair(X: np.ndarray, Y: np.ndarray) -> None:
+    if X.ndim != 2 or Y.ndim != 2:
+        raise ValueError(f"X and Y must be 2-D (n_samples, n_features), got {X.shape} and {Y.shape}")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must have the same number of rows, got {X.shape[0]} and {Y.shape[0]}"
+        )
+
+
+def _max_neighbour_dist(A: np.ndarray, ind: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Max-norm distance from each row of A to the farthest of its listed neighbours."""
+    n = A.shape[0]
+    out = np.empty(n)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        diff = np.abs(A[ind[start:stop]] - A[start:stop, None, :])
+        out[start:stop] = diff.max(axis=(1, 2))
+    return out
+
+
+def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: int = 1) -> float:
+    """KSG estimate of I(X; Y) in nats for vectors of any dimension.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, dx)
+    Y : ndarray of shape (n, dy)
+    k : int
+        Number of neighbours in the joint space, ``1 <= k < n``.
+    variant : {1, 2}, default 1
+        KSG-1: ``psi(k) + psi(n) - <psi(n_x + 1) + psi(n_y + 1)>`` with strict
+        marginal counts inside the joint k-th neighbour distance.  KSG-2:
+        ``psi(k) - 1/k + psi(n) - <psi(n_x) + psi(n_y)>`` with non-strict counts
+        inside the marginal extents of the k neighbours.
+    workers : int, default 1
+        Threads for the neighbour searches (``-1``: all cores).
+
+    Returns
+    -------
+    float
+        The estimate (can be slightly negative for independent data).
+
+    Notes
+    -----
+    Every column is first divided by its population standard deviation.
+    Neighbours are ranked by (max-norm distance, index), so ties are resolved
+    reproducibly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import ksg_mi
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2000, 1))
+    >>> y = 0.8 * x + 0.6 * rng.normal(size=(2000, 1))
+    >>> bool(abs(ksg_mi(x, y, k=3) - (-0.5 * np.log(1 - 0.8 ** 2))) < 0.1)
+    True
+    """
+    _check_pair(X, Y)
+    n = X.shape[0]
+    _check_n_k(n, k)
+    if variant not in (1, 2):
+        raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
+    X = _unit_variance(X)
+    Y = _unit_variance(Y)
+    Z = np.hstack([X, Y])
+    dist, ind = _tree(Z, "chebyshev").knn(k, workers=workers)
+    tree_x = _tree(X, "chebyshev")
+    tree_y = _tree(Y, "chebyshev")
+    if variant == 1:
+        eps = np.ascontiguousarray(dist[:, k - 1])
+        # Counts include the point itself exactly when 0 < eps.
+        self_hit = (eps > 0.0).astype(np.int64)
+        n_x = tree_x.count_within(None, eps, strict=True, workers=workers) - self_hit
+        n_y = tree_y.count_within(None, eps, strict=True, workers=workers) - self_hit
+        avg = np.mean(digamma(n_x + 1.0) + digamma(n_y + 1.0))
+        return float(digamma(k) + digamma(n) - avg)
+    eps_x = _max_neighbour_dist(X, ind)
+    eps_y = _max_neighbour_dist(Y, ind)
+    n_x = tree_x.count_within(None, eps_x, strict=False, workers=workers) - 1
+    n_y = tree_y.count_within(None, eps_y, strict=False, workers=workers) - 1
+    avg = np.mean(digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64)))
+    return float(digamma(k) - 1.0 / k + digamma(n) - avg)
+
+
+def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
+    """Mean log Euclidean distance to the 1st, ..., k-th nearest other point.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+    k : int
+    workers : int, default 1
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Entry ``j - 1`` is ``mean_i log r_ij``.
+
+    Raises
+    ------
+    ValueError
+        If some point has a duplicate (a zero distance makes the log infinite).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import mean_log_knn
+    >>> mean_log_knn(np.array([[0.0], [1.0], [3.0]]), k=2).round(4).tolist()
+    [0.231, 0.9635]
+    """
+    n = Z.shape[0]
+    _check_n_k(n, k)
+    dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)
+    if dist[:, 0].min() == 0.0:
+        n_dup = int(np.count_nonzero(dist[:, 0] == 0.0))
+        raise ValueError(
+            f"the data contain duplicated points ({n_dup} rows have an identical twin), so "
+            "some nearest-neighbour distances are 0 and their log is infinite; "
+            "fastsmi.smi adds a tiny jitter for this, otherwise add small noise to the "
+            "data or deduplicate it"
+        )
+    return np.log(dist).mean(axis=0)
+
+
+def _whiten(Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """Whiten by the full sample covariance (np.cov); return the data and 0.5 log det C."""
+    C = np.atleast_2d(np.cov(Z, rowvar=False))
+    try:
+        L = np.linalg.cholesky(C)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "cannot whiten: the sample covariance is singular (a constant or linearly "
+            "dependent column); drop redundant columns or use whiten=False"
+        ) from None
+    W = solve_triangular(L, Z.T, lower=True).T
+    return np.ascontiguousarray(W), float(np.sum(np.log(np.diag(L))))
+
+
+def kl_entropy(
+    Z: np.ndarray,
+    *,
+    weights,
+    whiten: bool = False,
+    seed_offset: bool = False,
+    workers: int = 1,
+) -> float:
+    """Weighted Kozachenko-Leonenko estimate of the differential entropy H(Z) in nats.
+
+    ``H = sum_j w_j [c_n - psi(j) + log V_d + (d / n) sum_i log r_ij]`` where
+    ``r_ij`` is the Euclidean distance from point i to its j-th nearest other
+    point and ``V_d = pi^(d/2) / Gamma(d/2 + 1)`` the volume of the unit ball.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+    weights : array_like of shape (k,)
+        Weights ``w_1, ..., w_k`` (they should sum to 1); ``[1.0]`` gives the
+        classical 1-NN estimator.
+    whiten : bool, default False
+        Whiten Z by its full sample covariance C (``np.cov``, Cholesky factor)
+        before the neighbour search and add ``0.5 log det C``: the procedure of
+        the seed project's ``mutinfo`` library.  With False no rescaling is done.
+    seed_offset : bool, default False
+        Use ``c_n = log(n - 1)`` (the seed's formula) instead of ``psi(n)``.
+    workers : int, default 1
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import kl_entropy
+    >>> z = np.random.default_rng(1).normal(size=(4000, 2))
+    >>> exact = np.log(2 * np.pi * np.e)
+    >>> bool(abs(kl_entropy(z, weights=[1.0]) - exact) < 0.1)
+    True
+    """
+    weights = np.asarray(weights, dtype=np.float64).ravel()
+    if weights.size < 1 or not np.isfinite(weights).all():
+        raise ValueError("weights must be a non-empty array of finite numbers")
+    n, d = Z.shape
+    k = weights.size
+    _check_n_k(n, k)
+    extra = 0.0
+    if whiten:
+        Z, extra = _whiten(Z)
+    mlk = mean_log_knn(Z, k=k, workers=workers)
+    log_unit_ball = 0.5 * d * math.log(math.pi) - float(gammaln(0.5 * d + 1.0))
+    c_n = math.log(n - 1) if seed_offset else float(digamma(n))
+    j = np.arange(1, k + 1, dtype=np.float64)
+    terms = c_n - digamma(j) + log_unit_ball + d * mlk
+    return float(np.dot(weights, terms) + extra)
+
+
+def kl_mi(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    weights_x,
+    weights_y,
+    weights_xy,
+    whiten: bool = False,
+    seed_offset: bool = False,
+    workers: int = 1,
+) -> float:
+    """KL / WKL estimate of I(X; Y) = H(X) + H(Y) - H(X, Y) in nats.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, dx)
+    Y : ndarray of shape (n, dy)
+    weights_x, weights_y, weights_xy : array_like
+        Weights for the three entropies (see :func:`kl_entropy`).
+    whiten : bool, default False
+        True reproduces the seed: each of X, Y and the joint is whitened by its own
+        full sample covariance.  False scales every column of X and Y to unit
+        variance once, and that scaled data is used for the marginals and the joint.
+    seed_offset : bool, default False
+        See :func:`kl_entropy`.
+    workers : int, default 1
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import kl_mi
+    >>> rng = np.random.default_rng(2)
+    >>> x = rng.normal(size=(3000, 1))
+    >>> y = 0.8 * x + 0.6 * rng.normal(size=(3000, 1))
+    >>> est = kl_mi(x, y, weights_x=[1.0], weights_y=[1.0], weights_xy=[1.0])
+    >>> bool(abs(est - (-0.5 * np.log(1 - 0.8 ** 2))) < 0.1)
+    True
+    """
+    _check_pair(X, Y)
+    if not whiten:
+        X = _unit_variance(X)
+        Y = _unit_variance(Y)
+    Z = np.hstack([X, Y])
+    opts = dict(whiten=whiten, seed_offset=seed_offset, workers=workers)
+    return (
+        kl_entropy(X, weights=weights_x, **opts)
+        + kl_entropy(Y, weights=weights_y, **opts)
+        - kl_entropy(Z, weights=weights_xy, **opts)
+    )
+
+
+def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1) -> float:
+    """Ross (2014) estimate of I(X; L) for continuous X and discrete labels L.
+
+    For each point, ``d_i`` is the max-norm distance to its k-th nearest neighbour
+    of the same class and ``m_i`` the number of other points (any class) within
+    ``d_i`` inclusive; then
+    ``I = psi(n) - <psi(N_{label_i})> + psi(k) - <psi(m_i)>``.
+    Columns are scaled to unit variance first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    labels : array_like of shape (n,)
+        Class labels (integers or any values ``np.unique`` can sort).
+    k : int
+        Every class needs more than k points.
+    workers : int, default 1
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import ross_mi
+    >>> rng = np.random.default_rng(3)
+    >>> labels = rng.integers(0, 2, size=2000)
+    >>> x = rng.normal(size=(2000, 2)) + 10.0 * labels[:, None]
+    >>> bool(abs(ross_mi(x, labels, k=3) - np.log(2)) < 0.05)
+    True
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"labels must be 1-D with one entry per row of X ({X.shape[0]}), got shape {labels.shape}"
+        )
+    n = X.shape[0]
+    _check_n_k(n, k)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    if counts.min() <= k:
+        raise ValueError(
+            f"every class needs more than k={k} points, but the smallest class has "
+            f"{counts.min()}; use a smaller k or merge rare classes"
+        )
+    X = _unit_variance(X)
+    radius = np.empty(n)
+    for c in range(counts.size):
+        members = np.flatnonzero(inverse == c)
+        dist, _ = _tree(np.ascontiguousarray(X[members]), "chebyshev").knn(k, workers=workers)
+        radius[members] = dist[:, k - 1]
+    m = _tree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
+    avg_class = np.mean(digamma(counts[inverse].astype(np.float64)))
+    avg_m = np.mean(digamma(m.astype(np.float64)))
+    return float(digamma(n) - avg_class + digamma(k) - avg_m)
