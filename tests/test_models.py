@@ -333,3 +333,15 @@ def test_models_are_frozen():
     model = GaussianModel(2, 1.0)
     with pytest.raises(AttributeError):
         model.mi = 2.0  # type: ignore[misc]
+
+
+def test_registry():
+    from fastsmi.experiments.models import MODELS, make_model
+
+    assert set(MODELS) == {"gaussian", "uniform", "student_t", "uniform_noise"}
+    model = make_model("gaussian", 3, 1.0)
+    assert isinstance(model, GaussianModel) and model.name == "gaussian"
+    assert not isinstance(make_model("uniform", 3, 1.0), GaussianModel)
+    assert make_model("student_t", 2, 1.0, dof=3.0).dof == 3.0
+    with pytest.raises(ValueError, match="unknown model 'cauchy'"):
+        make_model("cauchy", 2, 1.0)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from scipy import integrate, optimize, special
@@ -50,6 +51,8 @@ __all__ = [
     "gaussian_smi",
     "student_t_mi_excess",
     "haar_orthogonal",
+    "MODELS",
+    "make_model",
 ]
 
 _QUAD_OPTIONS = {"epsabs": 1e-14, "epsrel": 1e-12, "limit": 500}
@@ -219,6 +222,7 @@ class _RotatedModel:
 
     d: int
     mi: float
+    name: ClassVar[str] = "rotated"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "d", _check_dim(self.d))
@@ -313,6 +317,8 @@ class GaussianModel(_RotatedModel):
     0.379885
     """
 
+    name: ClassVar[str] = "gaussian"
+
     @property
     def rho(self) -> float:
         """Per-coordinate correlation ``sqrt(1 - exp(-2 mi / d))``."""
@@ -334,7 +340,7 @@ class GaussianModel(_RotatedModel):
 
 
 @dataclass(frozen=True)
-class UniformMarginalModel(GaussianModel):
+class UniformMarginalModel(_RotatedModel):
     """The Gaussian model with every rotated coordinate mapped through the normal CDF.
 
     ``X = Phi(A X0)`` and ``Y = Phi(B Y0)`` coordinate-wise. Each coordinate of ``A X0`` is
@@ -350,14 +356,18 @@ class UniformMarginalModel(GaussianModel):
     True
     """
 
+    name: ClassVar[str] = "uniform"
+
+    @property
+    def rho(self) -> float:
+        """Per-coordinate correlation of the latent Gaussian model."""
+        return gaussian_rho(self.mi, self.d)
+
+    def _canonical(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return _gaussian_canonical(n, self.d, self.rho, rng)
+
     def _post(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return special.ndtr(x), special.ndtr(y)
-
-    def covariance(self, rotations=None):  # noqa: D102 - not Gaussian any more
-        raise NotImplementedError(
-            "UniformMarginalModel is not Gaussian; use GaussianModel.covariance for the "
-            "latent Gaussian before the CDF transform"
-        )
 
     def smi(self) -> float:
         """SMI: equals ``mi`` at ``d = 1``; no closed form otherwise."""
@@ -456,6 +466,7 @@ class StudentTModel(_RotatedModel):
     True
     """
 
+    name: ClassVar[str] = "student_t"
     dof: float = 5.0
     _residual: float = field(init=False, repr=False, compare=False, default=1.0)
 
@@ -523,6 +534,8 @@ class AdditiveUniformNoiseModel(_RotatedModel):
     1.0
     """
 
+    name: ClassVar[str] = "uniform_noise"
+
     @property
     def noise_width(self) -> float:
         """The noise width ``eps`` (``inf`` when ``mi = 0``)."""
@@ -565,3 +578,35 @@ def _uniform_noise_width(mi_per_coordinate: float) -> float:
         optimize.brentq(lambda e: _uniform_noise_mi(e) - mi_per_coordinate, lo, hi, xtol=1e-300, rtol=1e-15)
     )
 
+
+
+MODELS: dict[str, type] = {
+    cls.name: cls
+    for cls in (GaussianModel, UniformMarginalModel, StudentTModel, AdditiveUniformNoiseModel)
+}
+
+
+def make_model(name: str, d: int, mi: float, **options: float) -> _RotatedModel:
+    """Build a model by its registry name (``MODELS`` keys), e.g. from a command-line flag.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"gaussian"``, ``"uniform"``, ``"student_t"``, ``"uniform_noise"``.
+    d : int
+        Dimension of X and of Y.
+    mi : float
+        Mutual information in nats.
+    **options
+        Extra model parameters, e.g. ``dof`` for ``"student_t"``.
+
+    Examples
+    --------
+    >>> make_model("student_t", 2, 1.0, dof=4.0).dof
+    4.0
+    """
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    return cls(d, mi, **options)
