@@ -307,6 +307,9 @@ class InfoPlaneResult:
         ``label -> indices`` of the varying columns of each layer, and ``"X"`` for
         the input; the slices use the directions restricted to these columns
         (see :func:`varying_columns`).
+    seeds : dict
+        ``label -> int`` seed passed to :func:`fastsmi.smi` for that layer (it
+        only seeds the core's tie-breaking jitter, the directions being given).
     activations : dict or None
         Tapped activations ``label -> (n, d_L)`` when ``return_activations=True``.
     """
@@ -315,6 +318,7 @@ class InfoPlaneResult:
     directions: dict[str, np.ndarray] = field(default_factory=dict)
     directions_x: np.ndarray | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
     activations: dict[str, np.ndarray] | None = None
 
     def value(self, layer: str, quantity: str) -> float:
@@ -484,6 +488,7 @@ def measure_infoplane(
             kl = varying_columns(act)
             result.columns[label] = kl
             smi_seed = _int_seed(_child(ss, 3, j))
+            result.seeds[label] = smi_seed
             if kl.size == 0 or kx.size == 0:
                 # a constant layer (or input) carries no information
                 for q in ("smi_xl", "smi_ly"):

@@ -58,6 +58,7 @@ def plot_infoplane(records: Sequence[dict], path: str | os.PathLike, *, title: s
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
+    from matplotlib.ticker import MaxNLocator
 
     layers: list[str] = []
     for row in records:
@@ -88,6 +89,7 @@ def plot_infoplane(records: Sequence[dict], path: str | os.PathLike, *, title: s
             if j == 0:
                 ax.set_ylabel(ylabel, fontsize=8)
             ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
             ax.grid(alpha=0.3)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="epoch", shrink=0.8)
     if title:
