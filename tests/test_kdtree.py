@@ -125,6 +125,8 @@ def test_pickle_round_trip(metric):
     tree = KDTree(X, leaf_size=8, metric=metric)
     clone = pickle.loads(pickle.dumps(tree))
     assert clone.metric == metric and clone.leaf_size == 8 and clone.n_samples == 500
+    np.testing.assert_array_equal(clone.data, X)
+    np.testing.assert_array_equal(clone.node_bounds, tree.node_bounds)
     for a, b in zip(tree.knn(3), clone.knn(3)):
         np.testing.assert_array_equal(a, b)
     r = np.full(500, 0.7)

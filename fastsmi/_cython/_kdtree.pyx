@@ -420,7 +420,9 @@ cdef class KDTree:
     Attributes
     ----------
     data : ndarray of shape (n_samples, n_features)
-        Read-only view of the indexed points.
+        Read-only view of the indexed points (of the input itself when it needed
+        no conversion).  The tree keeps its own copy in tree order, so later
+        changes to the input array do not affect the answers.
     n_samples, n_features, leaf_size, metric, n_nodes, n_levels
 
     Examples
@@ -502,7 +504,9 @@ cdef class KDTree:
     # -- pickling ----------------------------------------------------------
 
     def __reduce__(self):
-        return (_rebuild_kdtree, (np.asarray(self.data), self.leaf_size, self.metric,
+        # The points are pickled in tree order (the tree's own snapshot of them),
+        # together with the node arrays, so unpickling rebuilds nothing.
+        return (_rebuild_kdtree, (self._tree_data_arr, self.leaf_size, self.metric,
                                   self.n_levels, self._idx_arr, self._node_start_arr,
                                   self._node_end_arr, self._bounds_arr))
 
@@ -741,10 +745,10 @@ cdef class KDTree:
         return c
 
 
-def _rebuild_kdtree(data, leaf_size, metric, n_levels, idx, node_start, node_end, bounds):
+def _rebuild_kdtree(tree_data, leaf_size, metric, n_levels, idx, node_start, node_end, bounds):
     """Unpickle a :class:`KDTree` without rebuilding it (checks shapes for safety)."""
-    data = _as_points(data, "data")
-    n, d = data.shape
+    tree_data = _as_points(tree_data, "data")
+    n, d = tree_data.shape
     n_nodes = (1 << int(n_levels)) - 1
     idx = np.ascontiguousarray(idx, dtype=np.intp)
     node_start = np.ascontiguousarray(node_start, dtype=np.intp)
@@ -755,6 +759,8 @@ def _rebuild_kdtree(data, leaf_size, metric, n_levels, idx, node_start, node_end
             or not np.array_equal(np.sort(idx), np.arange(n))
             or node_start.min() < 0 or node_end.max() > n):
         raise ValueError("corrupted KDTree pickle state")
+    data = np.empty_like(tree_data)
+    data[idx] = tree_data
     cdef KDTree tree = KDTree.__new__(KDTree)
     view = data.view()
     view.flags.writeable = False
@@ -770,6 +776,6 @@ def _rebuild_kdtree(data, leaf_size, metric, n_levels, idx, node_start, node_end
     tree._node_start_arr = node_start
     tree._node_end_arr = node_end
     tree._bounds_arr = bounds
-    tree._tree_data_arr = np.ascontiguousarray(data[idx])
+    tree._tree_data_arr = tree_data
     tree._attach()
     return tree
