@@ -1,5 +1,9 @@
+# distutils: extra_compile_args = -ffp-contract=off
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
+# -ffp-contract=off: never fuse ``acc + t * t`` into an FMA (compilers may do so on
+# aarch64 or with -march flags), so Euclidean distances stay bit-identical to a
+# scalar brute force with separate multiply and add.
 """Array-based KD-tree for exact k-nearest-neighbour and radius-count queries.
 
 The tree follows the layout of scikit-learn's binary trees: a balanced binary
