@@ -1,0 +1,321 @@
+"""Per-slice workspace, sorting, and the exact 2-D joint neighbour search.
+
+A workspace is a tuple of preallocated arrays, made once per thread and reused
+for every slice that thread handles, so the hot loop allocates nothing.
+
+Two exact joint searches are implemented (``bench/bench_search.py`` compares
+them): a sweep over the x-sorted order, and a ring search over a grid whose
+cells are quantiles of x and y (the default: it touches O(k) points per
+query whatever the marginal distributions).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT_OPTIONS
+from ._neighbors import METRIC_MAX
+
+SEARCH_SWEEP = 0
+SEARCH_GRID = 1
+
+#: Target number of points per cell of the quantile grid.
+GRID_POINTS_PER_CELL = 3.0
+
+_SIGN = np.uint64(0x8000000000000000)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_BYTE = np.uint64(0xFF)
+
+
+@njit(**JIT_OPTIONS)
+def grid_size(n):
+    g = int(np.sqrt(n / GRID_POINTS_PER_CELL))
+    return max(g, 1)
+
+
+@njit(**JIT_OPTIONS)
+def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
+    """Stable argsort of float64 ``values`` into ``order`` (LSD radix, 8-bit digits).
+
+    Floats are mapped to unsigned keys with the same order (flip all bits of
+    negatives, the sign bit of positives).  Passes whose digit is the same for
+    every key are skipped.  Equal values keep their index order, as a stable
+    ``np.argsort(kind="stable")`` does.
+    """
+    n = values.shape[0]
+    bits = values.view(np.uint64)
+    for i in range(n):
+        b = bits[i]
+        keys[i] = (b ^ _ALL) if (b & _SIGN) else (b | _SIGN)
+        order[i] = i
+    src_k = keys
+    src_o = order
+    dst_k = keys_tmp
+    dst_o = order_tmp
+    for shift in range(0, 64, 8):
+        sh = np.uint64(shift)
+        for b in range(257):
+            counts[b] = 0
+        for i in range(n):
+            counts[((src_k[i] >> sh) & _BYTE) + 1] += 1
+        skip = False
+        for b in range(1, 257):
+            if counts[b] == n:
+                skip = True
+                break
+        if skip:
+            continue
+        for b in range(256):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            digit = (src_k[i] >> sh) & _BYTE
+            pos = counts[digit]
+            dst_k[pos] = src_k[i]
+            dst_o[pos] = src_o[i]
+            counts[digit] = pos + 1
+        src_k, dst_k = dst_k, src_k
+        src_o, dst_o = dst_o, src_o
+    if src_o is not order:
+        for i in range(n):
+            order[i] = src_o[i]
+
+
+@njit(**JIT_OPTIONS)
+def alloc_workspace(n, k, search):
+    """Arrays for one thread.  Index: meaning."""
+    g = grid_size(n) if search == SEARCH_GRID else 1
+    return (
+        np.empty(n),                       # 0 xs: first coordinate, sorted
+        np.empty(n),                       # 1 ysx: second coordinate in x-order
+        np.empty(n),                       # 2 ys: second coordinate, sorted
+        np.empty(n, np.int64),             # 3 order: original index of x-rank p
+        np.empty(n, np.int64),             # 4 y-order / y-rank scratch
+        np.empty(g * g + 1, np.int64),     # 5 grid cell offsets (CSR)
+        np.empty(n, np.int64),             # 6 grid members: original index
+        np.empty((n, k)),                  # 7 neighbour distances, by x-rank
+        np.empty((n, k), np.int64),        # 8 neighbour original indices, by x-rank
+        np.empty(n, np.int64),             # 9 scratch (radix)
+        np.empty(max(k, 1)),               # 10 scratch distances
+        np.empty((2, n)),                  # 11 grid members' coordinates
+        np.empty((3, n), np.uint64),       # 12 radix keys / cell of each x-rank
+        np.empty(257, np.int64),           # 13 radix counts
+        np.empty((4, g + 1)),              # 14 column and row bounds
+    )
+
+
+@njit(**JIT_OPTIONS)
+def sort_values(a, ws, order, out):
+    """``order = argsort(a)`` (stable) and ``out = a[order]``."""
+    keys = ws[12]
+    radix_argsort(a, order, keys[0], keys[1], ws[9], ws[13])
+    for p in range(a.shape[0]):
+        out[p] = a[order[p]]
+
+
+@njit(**JIT_OPTIONS)
+def _build_grid(ws, g):
+    """Bucket the points into a g x g grid over the quantiles of x and y."""
+    xs, ysx, ys, order, y_rank, cell_start, members, _, _, _, _, coords, keys, _, bounds = ws
+    n = xs.shape[0]
+    cell_of = keys[2]
+    n_cells = g * g
+    for c in range(n_cells + 1):
+        cell_start[c] = 0
+    # column c holds the x-ranks p with (p * g) // n == c, likewise rows by y-rank
+    for c in range(g):
+        lo = (c * n + g - 1) // g
+        hi = ((c + 1) * n + g - 1) // g
+        bounds[0, c] = xs[lo]          # smallest x of column c
+        bounds[1, c] = xs[hi - 1]      # largest x of column c
+        bounds[2, c] = ys[lo]
+        bounds[3, c] = ys[hi - 1]
+    for p in range(n):
+        cell = ((p * g) // n) * g + (y_rank[p] * g) // n
+        cell_of[p] = cell
+        cell_start[cell + 1] += 1
+    for c in range(n_cells):
+        cell_start[c + 1] += cell_start[c]
+    fill = cell_start[:n_cells].copy()
+    for p in range(n):
+        c = cell_of[p]
+        t = fill[c]
+        members[t] = order[p]
+        coords[0, t] = xs[p]
+        coords[1, t] = ysx[p]
+        fill[c] = t + 1
+
+
+@njit(**JIT_OPTIONS)
+def sort_joint(a, b, ws, search):
+    """Sort the points ``(a[i], b[i])`` by each coordinate and build the search index."""
+    xs, ysx, ys, order, y_order = ws[0], ws[1], ws[2], ws[3], ws[4]
+    n = a.shape[0]
+    sort_values(a, ws, order, xs)
+    for p in range(n):
+        ysx[p] = b[order[p]]
+    sort_values(b, ws, y_order, ys)
+    scratch = ws[9]
+    for r in range(n):
+        scratch[y_order[r]] = r
+    for p in range(n):
+        y_order[p] = scratch[order[p]]  # now: y-rank of x-rank p
+    if search == SEARCH_GRID:
+        _build_grid(ws, grid_size(n))
+
+
+@njit(**JIT_OPTIONS)
+def _insert(dist, idx, d, j):
+    """Insert ``(d, j)`` into the ascending list of the k smallest ``(distance, index)``."""
+    last = dist.shape[0] - 1
+    if d > dist[last] or (d == dist[last] and j > idx[last]):
+        return
+    t = last
+    while t > 0 and (dist[t - 1] > d or (dist[t - 1] == d and idx[t - 1] > j)):
+        dist[t] = dist[t - 1]
+        idx[t] = idx[t - 1]
+        t -= 1
+    dist[t] = d
+    idx[t] = j
+
+
+@njit(**JIT_OPTIONS)
+def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, metric, nd, ni):
+    """Exact k nearest neighbours of every point by ring search over the quantile grid.
+
+    Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
+    by ``(distance, original index)``.  Rings of cells around the query's cell
+    are scanned outwards, skipping cells whose box is farther than the current
+    k-th distance; the search stops when the k-th distance is below the gap to
+    the nearest unscanned column or row, a lower bound on every remaining
+    distance (max-norm or Euclidean).  Everything is in one loop nest: the
+    innermost loop is the hot path.
+    """
+    n = xs.shape[0]
+    k = nd.shape[1]
+    g = bounds.shape[1] - 1
+    dist = np.empty(k)
+    idx = np.empty(k, np.int64)
+    euclid = metric != METRIC_MAX
+    for p in range(n):
+        for t in range(k):
+            dist[t] = np.inf
+            idx[t] = n
+        x0 = xs[p]
+        y0 = ysx[p]
+        me = order[p]
+        cx = (p * g) // n
+        cy = (y_rank[p] * g) // n
+        ring = 0
+        while True:
+            lo_x = cx - ring
+            hi_x = cx + ring
+            lo_y = cy - ring
+            hi_y = cy + ring
+            for gx in range(max(lo_x, 0), min(hi_x, g - 1) + 1):
+                # gap in x between the query and column gx
+                if gx < cx:
+                    gap_x = x0 - bounds[1, gx]
+                elif gx > cx:
+                    gap_x = bounds[0, gx] - x0
+                else:
+                    gap_x = 0.0
+                full = gx == lo_x or gx == hi_x
+                gy = max(lo_y, 0)
+                gy_end = min(hi_y, g - 1)
+                while gy <= gy_end:
+                    if not full and gy != lo_y and gy != hi_y:
+                        gy = hi_y  # interior of the square: already scanned
+                        continue
+                    if gy < cy:
+                        gap_y = y0 - bounds[3, gy]
+                    elif gy > cy:
+                        gap_y = bounds[2, gy] - y0
+                    else:
+                        gap_y = 0.0
+                    if euclid:
+                        gap = np.sqrt(gap_x * gap_x + gap_y * gap_y)
+                    else:
+                        gap = gap_x if gap_x >= gap_y else gap_y
+                    if gap <= dist[k - 1]:
+                        c = gx * g + gy
+                        for t in range(cell_start[c], cell_start[c + 1]):
+                            j = members[t]
+                            dx = abs(coords[0, t] - x0)
+                            dy = abs(coords[1, t] - y0)
+                            if euclid:
+                                d = np.sqrt(dx * dx + dy * dy)
+                            else:
+                                d = dx if dx >= dy else dy
+                            if d <= dist[k - 1] and j != me:
+                                _insert(dist, idx, d, j)
+                    gy += 1
+            bound = np.inf
+            if lo_x > 0:
+                bound = min(bound, x0 - bounds[1, lo_x - 1])
+            if hi_x + 1 < g:
+                bound = min(bound, bounds[0, hi_x + 1] - x0)
+            if lo_y > 0:
+                bound = min(bound, y0 - bounds[3, lo_y - 1])
+            if hi_y + 1 < g:
+                bound = min(bound, bounds[2, hi_y + 1] - y0)
+            if dist[k - 1] < bound or bound == np.inf:
+                break
+            ring += 1
+        for t in range(k):
+            nd[p, t] = dist[t]
+            ni[p, t] = idx[t]
+
+
+@njit(**JIT_OPTIONS)
+def sweep_knn_all(xs, ysx, order, metric, nd, ni):
+    """Exact k nearest neighbours of every point by a sweep over the x-sorted order.
+
+    From each point the sweep walks outwards in x, always taking the side
+    with the smaller x-gap, and stops once the gap exceeds the current k-th
+    distance (every joint distance is at least the x-gap).
+    """
+    n = xs.shape[0]
+    k = nd.shape[1]
+    dist = np.empty(k)
+    idx = np.empty(k, np.int64)
+    euclid = metric != METRIC_MAX
+    for p in range(n):
+        for t in range(k):
+            dist[t] = np.inf
+            idx[t] = n
+        x0 = xs[p]
+        y0 = ysx[p]
+        left = p - 1
+        right = p + 1
+        while True:
+            gl = x0 - xs[left] if left >= 0 else np.inf
+            gr = xs[right] - x0 if right < n else np.inf
+            if gl <= gr:
+                dx = gl
+                q = left
+                left -= 1
+            else:
+                dx = gr
+                q = right
+                right += 1
+            if dx == np.inf or dx > dist[k - 1]:
+                break
+            dy = abs(ysx[q] - y0)
+            if euclid:
+                d = np.sqrt(dx * dx + dy * dy)
+            else:
+                d = dx if dx >= dy else dy
+            if d <= dist[k - 1]:
+                _insert(dist, idx, d, order[q])
+        for t in range(k):
+            nd[p, t] = dist[t]
+            ni[p, t] = idx[t]
+
+
+@njit(**JIT_OPTIONS)
+def knn_all(ws, metric, search):
+    """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws[7]``, ``ws[8]``."""
+    if search == SEARCH_GRID:
+        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], metric, ws[7], ws[8])
+    else:
+        sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])

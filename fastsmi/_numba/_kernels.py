@@ -1,0 +1,334 @@
+"""Numba kernels: one-slice estimators and the parallel drivers over slices.
+
+Each one-slice estimator takes two prepared 1-D samples (or one sample and
+integer class codes) and a per-thread workspace.  The drivers run ``prange``
+over per-thread chunks of the slices of one block of projections; each slice
+is computed independently, so results do not depend on the thread count.
+
+Estimator families (``family`` codes are those of :mod:`fastsmi._plan`):
+
+* KSG (Kraskov, Stögbauer & Grassberger 2004), algorithms 1 and 2, max-norm;
+* KL: ``sum_j coef[., j] * mean_i log r_ij`` over the marginals and the
+  Euclidean joint, from which (weighted) Kozachenko-Leonenko MI is assembled;
+* Ross (2014) KSG for a continuous slice against discrete labels;
+* KL for discrete labels: ``H(x) - sum_c p_c H(x | c)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from ._joint import alloc_workspace, knn_all, sort_joint, sort_values
+from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_around, count_within, knn_sorted
+
+STATUS_OK = 0
+STATUS_CONSTANT_X = 1
+STATUS_CONSTANT_Y = 2
+
+
+# ----------------------------------------------------------------------------
+# preparing one slice
+# ----------------------------------------------------------------------------
+@njit(**JIT_OPTIONS)
+def standardize_column(P, s, jitter, out):
+    """``out = (P[:, s] - mean) / std + jitter``; False if the column is constant."""
+    n = P.shape[0]
+    lo = P[0, s]
+    hi = P[0, s]
+    total = 0.0
+    for i in range(n):
+        v = P[i, s]
+        total += v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    if not hi > lo:
+        return False
+    mean = total / n
+    ss = 0.0
+    for i in range(n):
+        dv = P[i, s] - mean
+        ss += dv * dv
+    std = np.sqrt(ss / n)
+    for i in range(n):
+        out[i] = (P[i, s] - mean) / std + jitter[i]
+    return True
+
+
+@njit(**JIT_OPTIONS)
+def whiten_pair(x, y, z1, u2, z2):
+    """Whiten the pair by its sample covariance (Cholesky).
+
+    Writes ``z1`` (standardised x), ``u2`` (standardised y) and ``z2`` (y with
+    x regressed out, unit variance), and returns ``-0.5 * log(1 - rho**2)``:
+    ``H(x, y) = H(z1, z2) + log(sx * sy) + 0.5 * log(1 - rho**2)``.
+    Returns NaN when the pair is perfectly linearly dependent.
+    """
+    n = x.shape[0]
+    mx = 0.0
+    my = 0.0
+    for i in range(n):
+        mx += x[i]
+        my += y[i]
+    mx /= n
+    my /= n
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for i in range(n):
+        dx = x[i] - mx
+        dy = y[i] - my
+        sxx += dx * dx
+        syy += dy * dy
+        sxy += dx * dy
+    rho = sxy / np.sqrt(sxx * syy)
+    one_minus = 1.0 - rho * rho
+    if not one_minus > 0.0:
+        return np.nan
+    sx = np.sqrt(sxx / n)
+    sy = np.sqrt(syy / n)
+    root = np.sqrt(one_minus)
+    for i in range(n):
+        a = (x[i] - mx) / sx
+        b = (y[i] - my) / sy
+        z1[i] = a
+        u2[i] = b
+        z2[i] = (b - rho * a) / root
+    return -0.5 * np.log(one_minus)
+
+
+# ----------------------------------------------------------------------------
+# one-slice estimators
+# ----------------------------------------------------------------------------
+@njit(**JIT_OPTIONS)
+def ksg_slice(x, y, k, variant, search, psi, ws):
+    """KSG estimate of I(x; y) without the constant ``psi(k) + psi(n)`` terms.
+
+    Returns ``-mean_i [psi(n_x + 1) + psi(n_y + 1)]`` (algorithm 1) or
+    ``-mean_i [psi(n_x) + psi(n_y)]`` (algorithm 2).
+    """
+    n = x.shape[0]
+    sort_joint(x, y, ws, search)
+    knn_all(ws, METRIC_MAX, search)
+    xs, ys, nd, ni = ws[0], ws[2], ws[7], ws[8]
+    y_rank = ws[4]
+    total = 0.0
+    for p in range(n):
+        yp = y_rank[p]
+        if variant == 1:
+            eps = nd[p, k - 1]
+            nx = count_around(xs, p, eps, True)
+            ny = count_around(ys, yp, eps, True)
+            total += psi[nx + 1] + psi[ny + 1]
+        else:
+            x0 = xs[p]
+            y0 = ys[yp]
+            ex = 0.0
+            ey = 0.0
+            for j in range(k):
+                q = ni[p, j]
+                dx = abs(x[q] - x0)
+                dy = abs(y[q] - y0)
+                if dx > ex:
+                    ex = dx
+                if dy > ey:
+                    ey = dy
+            nx = count_around(xs, p, ex, False)
+            ny = count_around(ys, yp, ey, False)
+            total += psi[nx] + psi[ny]
+    return -total / n
+
+
+@njit(**JIT_OPTIONS)
+def mean_log_knn_1d(xs, k, out_scratch, acc):
+    """``acc[j] += mean_i log r_{i,j+1}`` for sorted 1-D data ``xs``."""
+    n = xs.shape[0]
+    sums = np.zeros(k)
+    for p in range(n):
+        knn_sorted(xs, p, k, out_scratch)
+        for j in range(k):
+            sums[j] += np.log(out_scratch[j])
+    for j in range(k):
+        acc[j] += sums[j] / n
+
+
+@njit(**JIT_OPTIONS)
+def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
+    """``sum_j coef[0,j] Lx_j + coef[1,j] Ly_j + coef[2,j] Lxy_j`` (+ whitening term).
+
+    ``L*_j`` is the mean log distance to the j-th neighbour: 1-D for the
+    marginals, Euclidean for the joint.  With ``whiten`` the joint is whitened
+    by its sample covariance and ``-0.5 log(1 - rho^2)`` is added.
+    """
+    n = x.shape[0]
+    extra = 0.0
+    a = x
+    b = y
+    ym = y
+    if whiten:
+        z1 = wbuf[0]
+        u2 = wbuf[1]
+        z2 = wbuf[2]
+        extra = whiten_pair(x, y, z1, u2, z2)
+        if np.isnan(extra):
+            return np.nan
+        a = z1
+        b = z2
+        ym = u2
+    lx = np.zeros(k)
+    ly = np.zeros(k)
+    lxy = np.zeros(k)
+    sort_joint(a, b, ws, search)
+    xs, ys, dist, scratch = ws[0], ws[2], ws[7], ws[10]
+    mean_log_knn_1d(xs, k, scratch, lx)
+    knn_all(ws, METRIC_EUCLIDEAN, search)
+    sums = np.zeros(k)
+    for p in range(n):
+        for j in range(k):
+            sums[j] += np.log(dist[p, j])
+    for j in range(k):
+        lxy[j] = sums[j] / n
+    if whiten:
+        ysorted = ws[1]  # the x-ordered copy is no longer needed
+        sort_values(ym, ws, ws[4], ysorted)
+        mean_log_knn_1d(ysorted, k, scratch, ly)
+    else:
+        mean_log_knn_1d(ys, k, scratch, ly)
+    total = extra
+    for j in range(k):
+        total += coef[0, j] * lx[j] + coef[1, j] * ly[j] + coef[2, j] * lxy[j]
+    return total
+
+
+@njit(**JIT_OPTIONS)
+def _class_sorted(x, codes, class_start, ws):
+    """Sort ``x`` into ``ws[0]``; gather each class's values, sorted, into ``ws[1]`` (CSR)."""
+    n = x.shape[0]
+    xs, cls_vals, order = ws[0], ws[1], ws[3]
+    sort_values(x, ws, order, xs)
+    n_classes = class_start.shape[0] - 1
+    fill = class_start[:n_classes].copy()
+    for p in range(n):
+        i = order[p]
+        xs[p] = x[i]
+        c = codes[i]
+        cls_vals[fill[c]] = x[i]
+        fill[c] += 1
+
+
+@njit(**JIT_OPTIONS)
+def ross_slice(x, codes, class_start, k, psi, ws):
+    """Ross (2014) estimate without constants: ``-mean_i psi(m_i)``."""
+    n = x.shape[0]
+    _class_sorted(x, codes, class_start, ws)
+    xs, cls_vals, dist = ws[0], ws[1], ws[10]
+    total = 0.0
+    n_classes = class_start.shape[0] - 1
+    for c in range(n_classes):
+        vals = cls_vals[class_start[c]:class_start[c + 1]]
+        for q in range(vals.shape[0]):
+            knn_sorted(vals, q, k, dist)
+            radius = dist[k - 1]
+            m = count_within(xs, vals[q], radius, False) - 1
+            total += psi[m]
+    return -total / n
+
+
+@njit(**JIT_OPTIONS)
+def kl_discrete_slice(x, codes, class_start, k, coef, ws):
+    """``sum_j coef[0,j] mean_i log r_ij - coef[1,j] mean_i log r_ij^(class)``."""
+    n = x.shape[0]
+    _class_sorted(x, codes, class_start, ws)
+    xs, cls_vals, dist = ws[0], ws[1], ws[10]
+    lall = np.zeros(k)
+    mean_log_knn_1d(xs, k, dist, lall)
+    sums = np.zeros(k)
+    n_classes = class_start.shape[0] - 1
+    for c in range(n_classes):
+        vals = cls_vals[class_start[c]:class_start[c + 1]]
+        for q in range(vals.shape[0]):
+            knn_sorted(vals, q, k, dist)
+            for j in range(k):
+                sums[j] += np.log(dist[j])
+    total = 0.0
+    for j in range(k):
+        total += coef[0, j] * lall[j] - coef[1, j] * (sums[j] / n)
+    return total
+
+
+# ----------------------------------------------------------------------------
+# parallel drivers over one block of projections
+# ----------------------------------------------------------------------------
+@njit(**JIT_OPTIONS)
+def _chunk_bounds(c, n_chunks, b):
+    return (c * b) // n_chunks, ((c + 1) * b) // n_chunks
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def ksg_block(PX, PY, JX, JY, k, variant, search, psi, out, status, n_chunks):
+    """KSG for every slice ``s < out.shape[0]``: ``(PX[:, s], PY[:, s])``.
+
+    Columns past ``out.shape[0]`` (padding of the last block) are ignored.
+    """
+    n = PX.shape[0]
+    b = out.shape[0]
+    n_chunks = min(b, n_chunks)
+    for c in prange(n_chunks):
+        ws = alloc_workspace(n, k, search)
+        x = np.empty(n)
+        y = np.empty(n)
+        lo, hi = _chunk_bounds(c, n_chunks, b)
+        for s in range(lo, hi):
+            if not standardize_column(PX, s, JX, x):
+                status[s] = STATUS_CONSTANT_X
+                out[s] = np.nan
+            elif not standardize_column(PY, s, JY, y):
+                status[s] = STATUS_CONSTANT_Y
+                out[s] = np.nan
+            else:
+                out[s] = ksg_slice(x, y, k, variant, search, psi, ws)
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def kl_block(PX, PY, JX, JY, k, coef, whiten, search, out, status, n_chunks):
+    """Kozachenko-Leonenko MI terms for every slice of the block."""
+    n = PX.shape[0]
+    b = out.shape[0]
+    n_chunks = min(b, n_chunks)
+    for c in prange(n_chunks):
+        ws = alloc_workspace(n, k, search)
+        x = np.empty(n)
+        y = np.empty(n)
+        wbuf = np.empty((3, n))
+        lo, hi = _chunk_bounds(c, n_chunks, b)
+        for s in range(lo, hi):
+            if not standardize_column(PX, s, JX, x):
+                status[s] = STATUS_CONSTANT_X
+                out[s] = np.nan
+            elif not standardize_column(PY, s, JY, y):
+                status[s] = STATUS_CONSTANT_Y
+                out[s] = np.nan
+            else:
+                out[s] = kl_slice(x, y, k, coef, whiten, search, ws, wbuf)
+
+
+@njit(**PARALLEL_JIT_OPTIONS)
+def discrete_block(PX, JX, codes, class_start, k, ross, psi, coef, out, status, n_chunks):
+    """Continuous slices against discrete labels: Ross KSG or KL entropies."""
+    n = PX.shape[0]
+    b = out.shape[0]
+    n_chunks = min(b, n_chunks)
+    for c in prange(n_chunks):
+        ws = alloc_workspace(n, k, 0)
+        x = np.empty(n)
+        lo, hi = _chunk_bounds(c, n_chunks, b)
+        for s in range(lo, hi):
+            if not standardize_column(PX, s, JX, x):
+                status[s] = STATUS_CONSTANT_X
+                out[s] = np.nan
+            elif ross:
+                out[s] = ross_slice(x, codes, class_start, k, psi, ws)
+            else:
+                out[s] = kl_discrete_slice(x, codes, class_start, k, coef, ws)

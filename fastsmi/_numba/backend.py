@@ -1,0 +1,57 @@
+"""The Numba backend: runs a :class:`~fastsmi._plan.Plan` over a block of slices."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional
+
+import numba
+import numpy as np
+
+from .._validation import check_n_jobs
+from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
+from ._joint import SEARCH_GRID, SEARCH_SWEEP
+from ._kernels import discrete_block, kl_block, ksg_block
+
+NAME = "numba"
+SEARCHES = {"sweep": SEARCH_SWEEP, "grid": SEARCH_GRID}
+
+
+def run_block(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarray, JY: Optional[np.ndarray],
+              discrete: Optional[tuple], out: np.ndarray, status: np.ndarray, search: str) -> None:
+    """Estimate the slices ``PX[:, s]`` (against ``PY[:, s]`` or the labels) into ``out``."""
+    code = SEARCHES[search]
+    chunks = numba.get_num_threads()
+    if discrete is not None:
+        codes, class_start = discrete
+        discrete_block(PX, JX, codes, class_start, plan.k, plan.family == FAMILY_ROSS, plan.psi, plan.coef,
+                       out, status, chunks)
+    elif plan.family == FAMILY_KSG:
+        ksg_block(PX, PY, JX, JY, plan.k, plan.variant, code, plan.psi, out, status, chunks)
+    elif plan.family == FAMILY_KL:
+        kl_block(PX, PY, JX, JY, plan.k, plan.coef, plan.whiten, code, out, status, chunks)
+    else:  # pragma: no cover - plans are built by make_plan
+        raise ValueError(f"unknown estimator family {plan.family!r}")
+
+
+def max_threads() -> int:
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextlib.contextmanager
+def threads(n_jobs: Optional[int]) -> Iterator[int]:
+    """Set Numba's thread count for the duration of the block, then restore it."""
+    previous = numba.get_num_threads()
+    wanted = resolve_n_jobs(n_jobs)
+    numba.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        numba.set_num_threads(previous)
+
+
+def resolve_n_jobs(n_jobs: Optional[int]) -> int:
+    check_n_jobs(n_jobs)
+    top = max_threads()
+    if n_jobs is None or n_jobs == -1:
+        return top
+    return min(int(n_jobs), top)

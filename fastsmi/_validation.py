@@ -1,0 +1,153 @@
+"""Input checks shared by every public function.
+
+Each check runs once, at the public boundary, and raises a ``TypeError`` or
+``ValueError`` whose message names the problem and the fix.  Kernels trust
+their input.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+ESTIMATORS = ("ksg", "ksg2", "kl", "wkl", "seed")
+DISCRETE_ESTIMATORS = ("ksg", "kl", "wkl", "seed")
+
+
+def as_samples(data: Any, name: str) -> np.ndarray:
+    """Return ``data`` as a C-contiguous float64 array of shape ``(n, d)``.
+
+    1-D input counts as one column.  Integer, boolean and float32 input is
+    converted; anything non-numeric, complex, 3-D or non-finite is rejected.
+    A copy is made only when the input is not already C-contiguous float64.
+    """
+    try:
+        arr = np.asarray(data)
+    except Exception as exc:  # pragma: no cover - exotic array-likes
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(
+            f"{name} must hold numbers, got dtype {arr.dtype}; convert it with "
+            f"np.asarray({name}, dtype=float) after removing non-numeric entries."
+        )
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} is complex ({arr.dtype}); pass its real and imaginary parts as separate columns.")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (n,) or 2-D (n, d), got shape {arr.shape}; "
+            f"flatten each sample first, e.g. {name}.reshape(len({name}), -1)."
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one column and k+1 rows.")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
+            "drop or impute those samples first."
+        )
+    return arr
+
+
+def check_same_length(X: np.ndarray, Y: np.ndarray, x_name: str = "X", y_name: str = "Y") -> int:
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of samples (rows), "
+            f"got {X.shape[0]} and {Y.shape[0]}."
+        )
+    return X.shape[0]
+
+
+def check_not_constant(A: np.ndarray, name: str) -> None:
+    """Reject a column with a single value: it carries no information and breaks scaling."""
+    const = np.flatnonzero(A.max(axis=0) == A.min(axis=0))
+    if const.size:
+        raise ValueError(
+            f"column {const[0]} of {name} is constant; drop constant columns "
+            f"(e.g. {name}[:, {name}.std(axis=0) > 0]) before estimating."
+        )
+
+
+def check_k(k: Any, n: int) -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be a positive integer, got {k!r}.")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}.")
+    if n <= k:
+        raise ValueError(
+            f"need more samples than neighbours: n={n} but k={k}; use k < n (k=5 needs at least 6 samples)."
+        )
+    return k
+
+
+def check_estimator(estimator: Any, y_discrete: bool) -> str:
+    if not isinstance(estimator, str) or estimator.lower() not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(map(repr, ESTIMATORS))}.")
+    estimator = estimator.lower()
+    if y_discrete and estimator not in DISCRETE_ESTIMATORS:
+        raise ValueError(
+            f"estimator {estimator!r} has no discrete-label version; with y_discrete=True choose one of "
+            f"{', '.join(map(repr, DISCRETE_ESTIMATORS))}."
+        )
+    return estimator
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}.")
+    return int(value)
+
+
+def as_labels(labels: Any, k: int, name: str = "Y") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer class codes ``0..C-1``, class offsets (CSR) and class sizes.
+
+    Labels must be integers (or integral floats, or booleans); every class
+    needs at least ``k + 1`` samples so that its k-th neighbour exists.
+    """
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"with y_discrete=True, {name} must be one column of labels, got shape {arr.shape}.")
+    if np.issubdtype(arr.dtype, np.bool_):
+        arr = arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
+            raise ValueError(
+                f"with y_discrete=True, {name} must hold integer class labels; it has non-integer values. "
+                "Encode classes as integers, or use y_discrete=False for a continuous Y."
+            )
+    elif not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"with y_discrete=True, {name} must hold integer class labels, got dtype {arr.dtype}; "
+            f"encode them first, e.g. np.unique({name}, return_inverse=True)[1]."
+        )
+    classes, codes, counts = np.unique(arr, return_inverse=True, return_counts=True)
+    small = np.flatnonzero(counts < k + 1)
+    if small.size:
+        c = small[0]
+        raise ValueError(
+            f"class {classes[c]!r} of {name} has {counts[c]} samples but k={k} needs at least {k + 1} per class; "
+            "lower k, merge rare classes, or drop them."
+        )
+    if classes.size < 2:
+        raise ValueError(f"{name} has a single class; MI with a constant label is 0 and cannot be estimated by k-NN.")
+    class_start = np.zeros(classes.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=class_start[1:])
+    return np.ascontiguousarray(codes, dtype=np.int64), class_start, counts
+
+
+def check_n_jobs(n_jobs: Any) -> None:
+    """``None`` or ``-1`` (all cores) or a positive integer."""
+    if n_jobs is None:
+        return
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer, -1 or None (all cores), got {n_jobs!r}.")
