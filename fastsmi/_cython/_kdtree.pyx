@@ -232,28 +232,23 @@ cdef void _build(const double* data, intp_t n, intp_t d, intp_t* idx,
 # Distances between a point and a box (nogil)
 # ---------------------------------------------------------------------------
 
+cdef inline double _dmax(double a, double b) noexcept nogil:
+    # Written as a conditional so that compilers emit a branch-free maxsd.
+    return a if a > b else b
+
+
 cdef inline double _min_dist(const double* lo, const double* hi, const double* q,
                              intp_t d, int metric) noexcept nogil:
     """Lower bound of the distance from ``q`` to any point of the box."""
     cdef intp_t j
-    cdef double t, u, g, acc = 0.0
+    cdef double g, acc = 0.0
     if metric == METRIC_CHEBYSHEV:
         for j in range(d):
-            t = lo[j] - q[j]
-            if t > acc:
-                acc = t
-            u = q[j] - hi[j]
-            if u > acc:
-                acc = u
+            # At most one of the two gaps is positive; negative gaps lose to acc >= 0.
+            acc = _dmax(acc, _dmax(lo[j] - q[j], q[j] - hi[j]))
         return acc
     for j in range(d):
-        t = lo[j] - q[j]
-        u = q[j] - hi[j]
-        g = 0.0
-        if t > 0.0:
-            g = t
-        elif u > 0.0:
-            g = u
+        g = _dmax(_dmax(lo[j] - q[j], q[j] - hi[j]), 0.0)
         acc = acc + g * g
     return sqrt(acc)
 
@@ -267,30 +262,17 @@ cdef inline void _min_max_dist(const double* lo, const double* hi, const double*
         for j in range(d):
             t = lo[j] - q[j]
             u = q[j] - hi[j]
-            if t > amin:
-                amin = t
-            if u > amin:
-                amin = u
-            far = fabs(t)
-            if fabs(u) > far:
-                far = fabs(u)
-            if far > amax:
-                amax = far
+            amin = _dmax(amin, _dmax(t, u))
+            amax = _dmax(amax, _dmax(fabs(t), fabs(u)))
         mn[0] = amin
         mx[0] = amax
         return
     for j in range(d):
         t = lo[j] - q[j]
         u = q[j] - hi[j]
-        g = 0.0
-        if t > 0.0:
-            g = t
-        elif u > 0.0:
-            g = u
+        g = _dmax(_dmax(t, u), 0.0)
         amin = amin + g * g
-        far = fabs(t)
-        if fabs(u) > far:
-            far = fabs(u)
+        far = _dmax(fabs(t), fabs(u))
         amax = amax + far * far
     mn[0] = sqrt(amin)
     mx[0] = sqrt(amax)
