@@ -279,8 +279,10 @@ def cell_seed(base_seed: int, model: str, d: int, mi: float, run: int) -> int:
     """The 64-bit seed of a sample group, from ``SeedSequence(base_seed, spawn_key=...)``.
 
     The spawn key is ``(crc32(model), d, round(mi * 1e6), run)``: stable integer encodings,
-    so the seed is the same in every process and on every machine.  The samples are drawn
-    from the seed's child 0, the directions of the sliced estimators from its child 1.
+    so the seed is the same in every process and on every machine.  With
+    ``SeedSequence(seed).spawn(3)``, the samples are drawn from child 0, the sliced
+    estimators' directions and jitter from child 1 (the same for every estimator, so they
+    are paired) and the jitter of the 1-D full-vector path from child 2.
 
     Examples
     --------
@@ -333,12 +335,14 @@ def grid_cells(config: SyntheticConfig) -> list[Cell]:
 # --------------------------------------------------------------------------------------
 # computing one sample group
 # --------------------------------------------------------------------------------------
-def full_mi(X: np.ndarray, Y: np.ndarray, *, estimator: str, k: int, n_jobs: Optional[int] = None) -> float:
+def full_mi(X: np.ndarray, Y: np.ndarray, *, estimator: str, k: int, seed: Any = 0,
+            n_jobs: Optional[int] = None, backend: str = "auto") -> float:
     """Mutual information of the full vectors (the "MI" baseline of the figures).
 
-    ``"ksg"`` is KSG-1 and ``"seed"`` the seed's estimator: whitened Kozachenko-Leonenko
-    entropies with the seed library's weights (1-NN up to dimension 4).  Uses
-    :func:`fastsmi.mi` when available, else the KD-tree kernels of ``fastsmi._fulldim``.
+    A thin wrapper of :func:`fastsmi.mi`: ``"ksg"`` is KSG-1 and ``"seed"`` the seed's
+    estimator (whitened Kozachenko-Leonenko entropies with the seed library's weights, 1-NN
+    up to dimension 4), on the KD-tree for ``d > 1``.  ``seed`` only feeds the tie-breaking
+    jitter of the 1-D path.
 
     Examples
     --------
@@ -349,29 +353,13 @@ def full_mi(X: np.ndarray, Y: np.ndarray, *, estimator: str, k: int, n_jobs: Opt
     >>> bool(abs(full_mi(x, y, estimator="ksg", k=5) - exact) < 0.15)
     True
     """
-    workers = -1 if n_jobs is None else int(n_jobs)
-    public = _public_mi()
-    if public is not None:
-        return float(public(X, Y, estimator=estimator, k=k, workers=workers))
-    from .. import _fulldim
-    from .._weights import seed_weights
-
-    if estimator == "ksg":
-        return float(_fulldim.ksg_mi(X, Y, k=k, variant=1, workers=workers))
-    if estimator == "seed":
-        dx, dy = X.shape[1], Y.shape[1]
-        return float(_fulldim.kl_mi(
-            X, Y, weights_x=seed_weights(k, dx), weights_y=seed_weights(k, dy),
-            weights_xy=seed_weights(k, dx + dy), whiten=True, seed_offset=True, workers=workers,
-        ))
-    raise ValueError(f"full-dimensional estimator must be one of {list(_FULL_ESTIMATORS)}, got {estimator!r}")
-
-
-def _public_mi() -> Optional[Callable[..., Any]]:
-    """``fastsmi.mi`` when it handles full-dimensional ``"ksg"`` and ``"seed"``, else None."""
     import fastsmi
 
-    return getattr(fastsmi, "mi", None) if os.environ.get("FASTSMI_EXPERIMENTS_PRIVATE_MI") != "1" else None
+    if estimator not in _FULL_ESTIMATORS:
+        raise ValueError(
+            f"full-dimensional estimator must be one of {list(_FULL_ESTIMATORS)}, got {estimator!r}"
+        )
+    return float(fastsmi.mi(X, Y, estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, backend=backend))
 
 
 def _exact(model_obj: Any) -> tuple[float, float]:
@@ -380,6 +368,11 @@ def _exact(model_obj: Any) -> tuple[float, float]:
     except NotImplementedError:
         smi_value = float("nan")
     return float(model_obj.mi), smi_value
+
+
+def _copy(ss: np.random.SeedSequence) -> np.random.SeedSequence:
+    """A fresh copy, so no estimator call can change what the next one sees."""
+    return np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key, pool_size=ss.pool_size)
 
 
 def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -404,20 +397,21 @@ def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], setting
     exact_mi, exact_smi = _exact(model)
     seed = cell_seed(settings["seed"], group.model, group.d, group.mi, group.run)
     root = np.random.SeedSequence(seed)
-    data_ss, slice_ss = root.spawn(2)
+    data_ss, slice_ss, full_ss = root.spawn(3)
     X, Y = model.sample(settings["n_samples"], rng=np.random.default_rng(data_ss))
     for estimator, sliced in variants:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         if sliced:
             res = fastsmi.smi(
                 X, Y, n_projections=settings["n_projections"], estimator=estimator, k=settings["k"],
-                seed=np.random.SeedSequence(slice_ss.entropy, spawn_key=slice_ss.spawn_key),
+                seed=_copy(slice_ss),
                 n_jobs=settings["n_jobs"], backend=settings["backend"], return_slices=False,
                 method=settings["method"], progress=False,
             )
             estimate, stderr = float(res.value), float(res.stderr)
         else:
-            estimate = full_mi(X, Y, estimator=estimator, k=settings["k"], n_jobs=settings["n_jobs"])
+            estimate = full_mi(X, Y, estimator=estimator, k=settings["k"], seed=_copy(full_ss),
+                               n_jobs=settings["n_jobs"], backend=settings["backend"])
             stderr = float("nan")
         yield {
             "model": group.model, "d": group.d, "mi": group.mi, "run": group.run,
