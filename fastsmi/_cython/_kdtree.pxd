@@ -1,8 +1,12 @@
 # Declarations of the KD-tree so that other Cython modules can ``cimport`` it
 # and call its nogil kernels directly (see _kdtree.pyx for the documentation).
 
+cimport cython
+
 ctypedef Py_ssize_t intp_t
 
+
+@cython.final
 cdef class KDTree:
     cdef readonly object data
     cdef readonly intp_t leaf_size
