@@ -8,6 +8,7 @@ The public surface is small:
 * :mod:`fastsmi.projections` -- seeded random directions.
 """
 from . import projections
+from ._mi import entropy, mi
 from ._smi import SMIResult, smi
 
 __version__ = "0.1.0"

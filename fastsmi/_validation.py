@@ -135,7 +135,7 @@ def as_labels(labels: Any, k: int, name: str = "Y") -> tuple[np.ndarray, np.ndar
     if small.size:
         c = small[0]
         raise ValueError(
-            f"class {classes[c]!r} of {name} has {counts[c]} samples but k={k} needs at least {k + 1} per class; "
+            f"class {classes[c].item()!r} of {name} has {counts[c]} samples but k={k} needs at least {k + 1} per class; "
             "lower k, merge rare classes, or drop them."
         )
     if classes.size < 2:

@@ -31,8 +31,12 @@ STATUS_CONSTANT_Y = 2
 # preparing one slice
 # ----------------------------------------------------------------------------
 @njit(**JIT_OPTIONS)
-def standardize_column(P, s, jitter, out):
-    """``out = (P[:, s] - mean) / std + jitter``; False if the column is constant."""
+def standardize_column(P, s, jitter, out, tol):
+    """``out = (P[:, s] - mean) / std + jitter``; False if the column is constant.
+
+    A column whose range is at most ``tol`` (the rounding error of the
+    projection) is constant: its spread is rounding noise, not data.
+    """
     n = P.shape[0]
     lo = P[0, s]
     hi = P[0, s]
@@ -44,7 +48,7 @@ def standardize_column(P, s, jitter, out):
             lo = v
         if v > hi:
             hi = v
-    if not hi > lo:
+    if not hi - lo > tol:
         return False
     mean = total / n
     ss = 0.0
@@ -267,7 +271,7 @@ def _chunk_bounds(c, n_chunks, b):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def ksg_block(PX, PY, JX, JY, k, variant, search, psi, out, status, n_chunks):
+def ksg_block(PX, PY, JX, JY, tols, k, variant, search, psi, out, status, n_chunks):
     """KSG for every slice ``s < out.shape[0]``: ``(PX[:, s], PY[:, s])``.
 
     Columns past ``out.shape[0]`` (padding of the last block) are ignored.
@@ -281,10 +285,10 @@ def ksg_block(PX, PY, JX, JY, k, variant, search, psi, out, status, n_chunks):
         y = np.empty(n)
         lo, hi = _chunk_bounds(c, n_chunks, b)
         for s in range(lo, hi):
-            if not standardize_column(PX, s, JX, x):
+            if not standardize_column(PX, s, JX, x, tols[0]):
                 status[s] = STATUS_CONSTANT_X
                 out[s] = np.nan
-            elif not standardize_column(PY, s, JY, y):
+            elif not standardize_column(PY, s, JY, y, tols[1]):
                 status[s] = STATUS_CONSTANT_Y
                 out[s] = np.nan
             else:
@@ -292,7 +296,7 @@ def ksg_block(PX, PY, JX, JY, k, variant, search, psi, out, status, n_chunks):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def kl_block(PX, PY, JX, JY, k, coef, whiten, search, out, status, n_chunks):
+def kl_block(PX, PY, JX, JY, tols, k, coef, whiten, search, out, status, n_chunks):
     """Kozachenko-Leonenko MI terms for every slice of the block."""
     n = PX.shape[0]
     b = out.shape[0]
@@ -304,10 +308,10 @@ def kl_block(PX, PY, JX, JY, k, coef, whiten, search, out, status, n_chunks):
         wbuf = np.empty((3, n))
         lo, hi = _chunk_bounds(c, n_chunks, b)
         for s in range(lo, hi):
-            if not standardize_column(PX, s, JX, x):
+            if not standardize_column(PX, s, JX, x, tols[0]):
                 status[s] = STATUS_CONSTANT_X
                 out[s] = np.nan
-            elif not standardize_column(PY, s, JY, y):
+            elif not standardize_column(PY, s, JY, y, tols[1]):
                 status[s] = STATUS_CONSTANT_Y
                 out[s] = np.nan
             else:
@@ -315,7 +319,7 @@ def kl_block(PX, PY, JX, JY, k, coef, whiten, search, out, status, n_chunks):
 
 
 @njit(**PARALLEL_JIT_OPTIONS)
-def discrete_block(PX, JX, codes, class_start, k, ross, psi, coef, out, status, n_chunks):
+def discrete_block(PX, JX, tols, codes, class_start, k, ross, psi, coef, out, status, n_chunks):
     """Continuous slices against discrete labels: Ross KSG or KL entropies."""
     n = PX.shape[0]
     b = out.shape[0]
@@ -325,7 +329,7 @@ def discrete_block(PX, JX, codes, class_start, k, ross, psi, coef, out, status, 
         x = np.empty(n)
         lo, hi = _chunk_bounds(c, n_chunks, b)
         for s in range(lo, hi):
-            if not standardize_column(PX, s, JX, x):
+            if not standardize_column(PX, s, JX, x, tols[0]):
                 status[s] = STATUS_CONSTANT_X
                 out[s] = np.nan
             elif ross:

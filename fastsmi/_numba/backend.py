@@ -17,18 +17,22 @@ SEARCHES = {"sweep": SEARCH_SWEEP, "grid": SEARCH_GRID}
 
 
 def run_block(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarray, JY: Optional[np.ndarray],
-              discrete: Optional[tuple], out: np.ndarray, status: np.ndarray, search: str) -> None:
-    """Estimate the slices ``PX[:, s]`` (against ``PY[:, s]`` or the labels) into ``out``."""
+              tols: np.ndarray, discrete: Optional[tuple], out: np.ndarray, status: np.ndarray, search: str) -> None:
+    """Estimate the slices ``PX[:, s]`` (against ``PY[:, s]`` or the labels) into ``out``.
+
+    ``tols[0]``/``tols[1]``: a projection of X/Y whose range is at most this is
+    constant (status 1/2, estimate NaN).
+    """
     code = SEARCHES[search]
     chunks = numba.get_num_threads()
     if discrete is not None:
         codes, class_start = discrete
-        discrete_block(PX, JX, codes, class_start, plan.k, plan.family == FAMILY_ROSS, plan.psi, plan.coef,
+        discrete_block(PX, JX, tols, codes, class_start, plan.k, plan.family == FAMILY_ROSS, plan.psi, plan.coef,
                        out, status, chunks)
     elif plan.family == FAMILY_KSG:
-        ksg_block(PX, PY, JX, JY, plan.k, plan.variant, code, plan.psi, out, status, chunks)
+        ksg_block(PX, PY, JX, JY, tols, plan.k, plan.variant, code, plan.psi, out, status, chunks)
     elif plan.family == FAMILY_KL:
-        kl_block(PX, PY, JX, JY, plan.k, plan.coef, plan.whiten, code, out, status, chunks)
+        kl_block(PX, PY, JX, JY, tols, plan.k, plan.coef, plan.whiten, code, out, status, chunks)
     else:  # pragma: no cover - plans are built by make_plan
         raise ValueError(f"unknown estimator family {plan.family!r}")
 

@@ -1,0 +1,205 @@
+"""fastsmi.smi, mi and entropy against closed forms, invariances and determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import ortho_group
+
+import fastsmi
+from fastsmi.experiments.models import GaussianModel, gaussian_smi
+
+from conftest import BACKENDS
+
+# k-NN estimators are biased at finite n; on Gaussian slices with n >= 2000 and k = 5
+# the KSG bias is below ~0.01 nat (Kraskov et al. 2004, Fig. 4), so the tolerance is
+# 4 standard errors of the slice average plus that bias allowance.
+BIAS = 0.015
+
+
+def gaussian_pair(rho, n, rng):
+    x = rng.standard_normal(n)
+    return x, rho * x + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("estimator", ["ksg", "ksg2", "kl", "seed"])
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
+def test_mi_gaussian_closed_form(estimator, rho):
+    rng = np.random.default_rng(1)
+    exact = -0.5 * np.log(1 - rho**2)
+    estimates = [fastsmi.mi(*gaussian_pair(rho, 3000, rng), estimator=estimator) for _ in range(4)]
+    # the spread over 4 independent samples gives the standard error of their mean
+    mean = np.mean(estimates)
+    se = np.std(estimates, ddof=1) / 2
+    assert abs(mean - exact) < 4 * se + 0.03
+
+
+@pytest.mark.parametrize("estimator", ["kl", "wkl", "seed"])
+def test_entropy_gaussian_closed_form(estimator):
+    rng = np.random.default_rng(2)
+    sigma = 2.5
+    x = sigma * rng.standard_normal(20000)
+    exact = 0.5 * np.log(2 * np.pi * np.e * sigma**2)
+    # KL entropy in 1-D: standard deviation ~ 1.3 / sqrt(n) ~ 0.01, bias O(1/n)
+    assert fastsmi.entropy(x, estimator=estimator) == pytest.approx(exact, abs=0.04)
+
+
+@pytest.mark.parametrize("d,mi,exact", [(2, 2.0, 0.379885), (10, 4.0, 0.029736)])
+def test_exact_smi_quoted_values(d, mi, exact):
+    assert gaussian_smi(mi, d) == pytest.approx(exact, abs=1e-6)
+
+
+@pytest.mark.parametrize("d,mi", [(2, 2.0), (10, 4.0), (5, 1.0)])
+def test_smi_matches_exact_gaussian_smi(d, mi):
+    rng = np.random.default_rng(d)
+    X, Y = GaussianModel(d, mi).sample(3000, rng=rng)
+    res = fastsmi.smi(X, Y, n_projections=400, seed=3)
+    assert abs(res.value - gaussian_smi(mi, d)) < 4 * res.stderr + BIAS
+
+
+def test_smi_equals_mi_in_one_dimension():
+    rng = np.random.default_rng(4)
+    x, y = gaussian_pair(0.8, 2000, rng)
+    res = fastsmi.smi(x, y, n_projections=8, seed=1)
+    # in 1-D every direction is +1 or -1, and KSG is invariant to sign flips
+    np.testing.assert_allclose(res.per_slice, fastsmi.mi(x, y), atol=1e-6)
+    assert res.stderr < 1e-6
+
+
+def test_smi_near_zero_under_independence():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3000, 6))
+    Y = rng.exponential(size=(3000, 4))
+    res = fastsmi.smi(X, Y, n_projections=300, seed=2)
+    assert abs(res.value) < 4 * res.stderr + 0.01
+
+
+def test_smi_invariant_to_separate_rotations():
+    rng = np.random.default_rng(6)
+    X, Y = GaussianModel(4, 1.5).sample(2000, rng=rng)
+    A = ortho_group.rvs(4, random_state=1)
+    B = ortho_group.rvs(4, random_state=2)
+    # same slices: rotating the data by A and the directions by A leaves projections unchanged
+    theta = fastsmi.projections.sphere(64, 4, seed=7)
+    phi = fastsmi.projections.sphere(64, 4, seed=8)
+    a = fastsmi.smi(X, Y, directions_x=theta, directions_y=phi, seed=1)
+    b = fastsmi.smi(X @ A, Y @ B, directions_x=theta @ A, directions_y=phi @ B, seed=1)
+    np.testing.assert_allclose(a.per_slice, b.per_slice, atol=1e-8)
+    # fresh random directions: equal in distribution
+    c = fastsmi.smi(X @ A, Y @ B, n_projections=400, seed=9)
+    d = fastsmi.smi(X, Y, n_projections=400, seed=10)
+    assert abs(c.value - d.value) < 4 * np.hypot(c.stderr, d.stderr)
+
+
+def test_discrete_labels_recover_label_information():
+    rng = np.random.default_rng(7)
+    n = 3000
+    labels = rng.integers(0, 2, n)
+    # X = label * e_1 * 20 + noise: projections separate the classes unless theta_1 ~ 0
+    X = rng.standard_normal((n, 1)) + 20.0 * labels[:, None]
+    res = fastsmi.smi(X, labels, y_discrete=True, n_projections=16, seed=0)
+    assert res.value == pytest.approx(np.log(2), abs=0.02)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_is_bit_identical_across_threads_and_blocks(backend):
+    rng = np.random.default_rng(8)
+    X, Y = GaussianModel(5, 1.0).sample(1500, rng=rng)
+    ref = fastsmi.smi(X, Y, n_projections=100, seed=42, n_jobs=1, backend=backend)
+    for kwargs in (dict(n_jobs=2), dict(block_size=16), dict(block_size=48, n_jobs=2), dict(block_size=1000)):
+        other = fastsmi.smi(X, Y, n_projections=100, seed=42, backend=backend, **kwargs)
+        np.testing.assert_array_equal(ref.per_slice, other.per_slice)
+    different = fastsmi.smi(X, Y, n_projections=100, seed=43, backend=backend)
+    assert not np.array_equal(ref.per_slice, different.per_slice)
+
+
+def test_discrete_bit_identical_across_threads_and_blocks():
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 5, 1200)
+    X = rng.standard_normal((1200, 8)) + labels[:, None]
+    a = fastsmi.smi(X, labels, y_discrete=True, n_projections=64, seed=1, n_jobs=1)
+    b = fastsmi.smi(X, labels, y_discrete=True, n_projections=64, seed=1, n_jobs=2, block_size=32)
+    np.testing.assert_array_equal(a.per_slice, b.per_slice)
+
+
+def test_seed_none_records_entropy_that_reproduces():
+    rng = np.random.default_rng(10)
+    X, Y = rng.standard_normal((300, 3)), rng.standard_normal((300, 2))
+    a = fastsmi.smi(X, Y, n_projections=20)
+    b = fastsmi.smi(X, Y, n_projections=20, seed=a.seed)
+    np.testing.assert_array_equal(a.per_slice, b.per_slice)
+
+
+def test_n_jobs_is_restored_even_on_error(monkeypatch):
+    numba = pytest.importorskip("numba")
+    if "numba" not in BACKENDS:
+        pytest.skip("numba backend unavailable")
+    from fastsmi._numba import backend as numba_backend
+
+    before = numba.get_num_threads()
+    X = np.random.default_rng(0).standard_normal((100, 2))
+    seen = []
+    real = numba_backend.run_block
+
+    def spy(*args, **kwargs):
+        seen.append(numba.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba_backend, "run_block", spy)
+    fastsmi.smi(X, X[:, ::-1] + 1.0, n_projections=4, n_jobs=1, backend="numba")
+    assert seen == [1] and numba.get_num_threads() == before
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(numba_backend, "run_block", boom)
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        fastsmi.smi(X, X + 1.0, n_projections=4, n_jobs=1, backend="numba")
+    assert numba.get_num_threads() == before
+
+
+def test_result_fields_and_float_conversion():
+    rng = np.random.default_rng(11)
+    X, Y = rng.standard_normal((200, 2)), rng.standard_normal((200, 2))
+    res = fastsmi.smi(X, Y, n_projections=10, seed=0, estimator="ksg2", k=3)
+    assert res.n_projections == 10 and res.k == 3 and res.estimator == "ksg2" and res.seed == 0
+    assert res.per_slice.shape == (10,)
+    assert float(res) == res.value == pytest.approx(res.per_slice.mean())
+    assert res.stderr == pytest.approx(res.per_slice.std(ddof=1) / np.sqrt(10))
+    assert fastsmi.smi(X, Y, n_projections=10, seed=0, return_slices=False).per_slice is None
+    with pytest.raises(Exception):
+        res.value = 1.0  # frozen
+
+
+def test_integer_and_float32_input_are_computed_in_float64():
+    rng = np.random.default_rng(12)
+    X = rng.integers(0, 100, (500, 3))
+    Y = X[:, :2] + rng.integers(0, 50, (500, 2))
+    a = fastsmi.smi(X, Y, n_projections=16, seed=0)
+    b = fastsmi.smi(X.astype(np.float64), Y.astype(np.float64), n_projections=16, seed=0)
+    np.testing.assert_array_equal(a.per_slice, b.per_slice)
+    c = fastsmi.smi(X.astype(np.float32), Y.astype(np.float32), n_projections=16, seed=0)
+    np.testing.assert_array_equal(a.per_slice, c.per_slice)
+
+
+def test_orthonormal_method_is_seeded_and_close_to_sphere():
+    rng = np.random.default_rng(13)
+    X, Y = GaussianModel(6, 2.0).sample(2000, rng=rng)
+    a = fastsmi.smi(X, Y, n_projections=300, method="orthonormal", seed=5)
+    b = fastsmi.smi(X, Y, n_projections=300, method="orthonormal", seed=5)
+    np.testing.assert_array_equal(a.per_slice, b.per_slice)
+    exact = gaussian_smi(2.0, 6)
+    assert abs(a.value - exact) < 4 * a.stderr + BIAS
+
+
+def test_duplicated_rows_give_finite_estimates():
+    """ReLU-like data: many exactly-zero rows; the jitter keeps every estimator finite."""
+    rng = np.random.default_rng(14)
+    X = np.maximum(rng.standard_normal((1000, 5)) - 0.5, 0.0)
+    X[:300] = 0.0
+    Y = X @ rng.standard_normal((5, 3)) + 0.1 * rng.standard_normal((1000, 3))
+    labels = (X.sum(axis=1) > 1).astype(int)
+    for est in ["ksg", "ksg2", "kl", "seed"]:
+        res = fastsmi.smi(X, Y, n_projections=16, seed=0, estimator=est)
+        assert np.isfinite(res.per_slice).all()
+    res = fastsmi.smi(X, labels, y_discrete=True, n_projections=16, seed=0)
+    assert np.isfinite(res.per_slice).all()

@@ -1,0 +1,98 @@
+"""Bad input gets a clear exception that names the problem; the messages are part of the API."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastsmi
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((50, 3))
+Y = rng.standard_normal((50, 2))
+
+
+def with_nan(a, value=np.nan):
+    a = a.copy()
+    a[7, 1] = value
+    return a
+
+
+CASES = [
+    (dict(X=with_nan(X)), ValueError, r"X contains NaN or inf \(first at row 7, column 1\)"),
+    (dict(Y=with_nan(Y, np.inf)), ValueError, r"Y contains NaN or inf"),
+    (dict(Y=Y[:40]), ValueError, r"same number of samples.*got 50 and 40"),
+    (dict(k=50), ValueError, r"need more samples than neighbours: n=50 but k=50"),
+    (dict(k=0), ValueError, r"k must be at least 1"),
+    (dict(k=2.5), TypeError, r"k must be a positive integer"),
+    (dict(X=np.column_stack([X, np.ones(50)])), ValueError, r"column 3 of X is constant"),
+    (dict(Y=np.full((50, 2), 3.0)), ValueError, r"column 0 of Y is constant"),
+    (dict(X=np.array([["a", "b"]] * 50)), TypeError, r"X must hold numbers, got dtype <U1"),
+    (dict(X=np.empty((50, 2), dtype=object)), TypeError, r"X must hold numbers"),
+    (dict(X=X + 1j), TypeError, r"X is complex"),
+    (dict(X=X.reshape(50, 3, 1)), ValueError, r"X must be 1-D \(n,\) or 2-D \(n, d\), got shape \(50, 3, 1\)"),
+    (dict(n_projections=0), ValueError, r"n_projections must be at least 1"),
+    (dict(n_projections=10.0), TypeError, r"n_projections must be a positive integer"),
+    (dict(estimator="knn"), ValueError, r"unknown estimator 'knn'; choose one of 'ksg', 'ksg2', 'kl', 'wkl', 'seed'"),
+    (dict(estimator="ksg2", y_discrete=True, Y=np.arange(50) % 2), ValueError,
+     r"estimator 'ksg2' has no discrete-label version"),
+    (dict(y_discrete=True, Y=np.linspace(0, 1, 50)), ValueError, r"must hold integer class labels; it has non-integer"),
+    (dict(y_discrete=True, Y=np.array(["a", "b"] * 25)), TypeError, r"must hold integer class labels, got dtype"),
+    (dict(y_discrete=True, Y=np.r_[np.zeros(47), np.ones(3)].astype(int)), ValueError,
+     r"class 1 of Y has 3 samples but k=5 needs at least 6 per class"),
+    (dict(y_discrete=True, Y=np.zeros(50, dtype=int)), ValueError, r"Y has a single class"),
+    (dict(y_discrete=True, Y=np.arange(40) % 2), ValueError, r"same number of samples"),
+    (dict(n_jobs=0), ValueError, r"n_jobs must be a positive integer, -1 or None"),
+    (dict(backend="gpu"), ValueError, r"unknown backend 'gpu'"),
+    (dict(method="halton"), ValueError, r"unknown projection method 'halton'"),
+    (dict(seed=-3), ValueError, r"seed must be a non-negative integer"),
+    (dict(seed="abc"), TypeError, r"seed must be None, a non-negative int"),
+    (dict(directions_x=np.ones((4, 2))), ValueError, r"directions_x must have shape \(m, 3\)"),
+    (dict(directions_x=np.zeros((4, 3)), directions_y=np.ones((4, 2))), ValueError, r"directions_x has a zero row"),
+    (dict(X=np.empty((0, 3)), Y=np.empty((0, 2))), ValueError, r"X is empty"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,message", CASES, ids=[c[2][:40] for c in CASES])
+def test_smi_rejects_bad_input(kwargs, error, message):
+    args = dict(X=X, Y=Y, n_projections=4, seed=0)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        fastsmi.smi(args.pop("X"), args.pop("Y"), **args)
+
+
+def test_constant_projection_is_reported():
+    """X on a line: a direction orthogonal to it projects every sample to one value."""
+    t = rng.standard_normal(50)
+    line = np.column_stack([t, t])
+    with pytest.raises(ValueError, match=r"the projection of X on direction 0 is constant"):
+        fastsmi.smi(line, Y, directions_x=np.array([[1.0, -1.0]]), directions_y=np.array([[1.0, 0.0]]))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(x=np.r_[0.0, 0.0, np.arange(20.0)]), ValueError, r"x has duplicated values"),
+        (dict(estimator="ksg"), ValueError, r"unknown entropy estimator 'ksg'"),
+        (dict(x=np.ones(30)), ValueError, r"column 0 of x is constant"),
+        (dict(k=30), ValueError, r"need more samples than neighbours"),
+    ],
+)
+def test_entropy_rejects_bad_input(kwargs, error, message):
+    args = dict(x=rng.standard_normal(30))
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        fastsmi.entropy(args.pop("x"), **args)
+
+
+def test_mi_rejects_bad_input():
+    with pytest.raises(ValueError, match="same number of samples"):
+        fastsmi.mi(X[:, 0], Y[:30, 0])
+    with pytest.raises(ValueError, match="class 1 of Y has 2 samples"):
+        fastsmi.mi(X[:, 0], np.r_[np.zeros(48), np.ones(2)].astype(int), y_discrete=True)
+
+
+def test_no_silent_nan_for_perfectly_dependent_whitened_slices():
+    """The whitened 'seed' estimator cannot whiten y = 2x: it says so instead of returning NaN."""
+    x = rng.standard_normal(100)
+    with pytest.raises(ValueError, match="non-finite estimate"):
+        fastsmi.mi(x, 2.0 * x, estimator="seed")
