@@ -181,3 +181,26 @@ def test_bad_input_is_rejected_clearly():
         tree.count_within(X, np.ones(3))
     with pytest.raises(ValueError, match="workers"):
         tree.knn(2, workers=0)
+
+
+def test_heavy_duplicates_are_exact_and_fast():
+    # 30,000 points on 3 distinct locations: every neighbour is at distance 0 and
+    # ties are broken by index, so the answer is known in closed form.  Without
+    # the per-node minimum-index pruning this takes O(n^2) time.
+    n = 30_000
+    X = np.zeros((n, 2))
+    X[:, 1] = np.arange(n) % 3
+    tree = KDTree(X)
+    dist, ind = tree.knn(3, workers=2)
+    assert not dist.any()
+    i = np.arange(n)
+    first = i % 3  # smallest index of the same location
+    expected = np.where(
+        (i[:, None] <= first[:, None] + 3 * np.arange(3)[None, :]),
+        first[:, None] + 3 * np.arange(1, 4)[None, :],
+        first[:, None] + 3 * np.arange(3)[None, :],
+    )
+    np.testing.assert_array_equal(ind, expected)
+    np.testing.assert_array_equal(tree.count_within(None, 0.5), np.full(n, n // 3))
+    np.testing.assert_array_equal(tree.count_within(None, 0.0, strict=False), np.full(n, n // 3))
+    np.testing.assert_array_equal(tree.count_within(None, 0.0, strict=True), np.zeros(n))

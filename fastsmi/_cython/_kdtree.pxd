@@ -22,12 +22,14 @@ cdef class KDTree:
     cdef object _node_start_arr
     cdef object _node_end_arr
     cdef object _bounds_arr
+    cdef object _node_min_idx_arr
     # ... and raw pointers into them for the nogil kernels.
     cdef const double* _tree_data
     cdef const intp_t* _idx
     cdef const intp_t* _node_start
     cdef const intp_t* _node_end
     cdef const double* _bounds
+    cdef const intp_t* _node_min_idx
 
     cdef void _attach(self) noexcept
     cdef void _knn_range(self, intp_t start, intp_t stop, intp_t k,

@@ -188,9 +188,9 @@ cdef void _select(intp_t* idx, const double* data, intp_t d, intp_t dim,
 
 cdef void _build(const double* data, intp_t n, intp_t d, intp_t* idx,
                  intp_t n_nodes, intp_t n_internal, intp_t* node_start,
-                 intp_t* node_end, double* bounds) noexcept nogil:
+                 intp_t* node_end, double* bounds, intp_t* node_min_idx) noexcept nogil:
     """Fill the node arrays; parents are processed before their children."""
-    cdef intp_t node, p, j, start, end, mid, dim
+    cdef intp_t node, p, j, start, end, mid, dim, best_idx
     cdef double* lo
     cdef double* hi
     cdef const double* row
@@ -226,6 +226,18 @@ cdef void _build(const double* data, intp_t n, intp_t d, intp_t* idx,
             node_end[2 * node + 1] = mid
             node_start[2 * node + 2] = mid
             node_end[2 * node + 2] = end
+    # Smallest original index in each subtree (children before parents).  With
+    # ties broken by index, it lets the k-NN search skip subtrees whose points can
+    # only tie with the current k-th neighbour and lose the tie.
+    for node in range(n_nodes - 1, -1, -1):
+        if node < n_internal:
+            node_min_idx[node] = min(node_min_idx[2 * node + 1], node_min_idx[2 * node + 2])
+        else:
+            best_idx = n
+            for p in range(node_start[node], node_end[node]):
+                if idx[p] < best_idx:
+                    best_idx = idx[p]
+            node_min_idx[node] = best_idx
 
 
 # ---------------------------------------------------------------------------
@@ -448,14 +460,16 @@ cdef class KDTree:
         node_start = np.zeros(n_nodes, dtype=np.intp)
         node_end = np.zeros(n_nodes, dtype=np.intp)
         bounds = np.empty((n_nodes, 2, d), dtype=np.float64)
+        node_min_idx = np.empty(n_nodes, dtype=np.intp)
         cdef const double[:, ::1] data_mv = arr
         cdef intp_t[::1] idx_mv = idx
         cdef intp_t[::1] start_mv = node_start
         cdef intp_t[::1] end_mv = node_end
         cdef double[:, :, ::1] bounds_mv = bounds
+        cdef intp_t[::1] min_idx_mv = node_min_idx
         with nogil:
             _build(&data_mv[0, 0], n, d, &idx_mv[0], n_nodes, n_internal,
-                   &start_mv[0], &end_mv[0], &bounds_mv[0, 0, 0])
+                   &start_mv[0], &end_mv[0], &bounds_mv[0, 0, 0], &min_idx_mv[0])
 
         view = arr.view()
         view.flags.writeable = False
@@ -471,6 +485,7 @@ cdef class KDTree:
         self._node_start_arr = node_start
         self._node_end_arr = node_end
         self._bounds_arr = bounds
+        self._node_min_idx_arr = node_min_idx
         self._tree_data_arr = np.ascontiguousarray(arr[idx])
         self._attach()
 
@@ -481,11 +496,13 @@ cdef class KDTree:
         cdef const intp_t[::1] ns = self._node_start_arr
         cdef const intp_t[::1] ne = self._node_end_arr
         cdef const double[:, :, ::1] bd = self._bounds_arr
+        cdef const intp_t[::1] mi = self._node_min_idx_arr
         self._tree_data = &td[0, 0]
         self._idx = &ix[0]
         self._node_start = &ns[0]
         self._node_end = &ne[0]
         self._bounds = &bd[0, 0, 0]
+        self._node_min_idx = &mi[0]
 
     # -- pickling ----------------------------------------------------------
 
@@ -494,7 +511,8 @@ cdef class KDTree:
         # together with the node arrays, so unpickling rebuilds nothing.
         return (_rebuild_kdtree, (self._tree_data_arr, self.leaf_size, self.metric,
                                   self.n_levels, self._idx_arr, self._node_start_arr,
-                                  self._node_end_arr, self._bounds_arr))
+                                  self._node_end_arr, self._bounds_arr,
+                                  self._node_min_idx_arr))
 
     def __repr__(self):
         return (f"KDTree(n_samples={self.n_samples}, n_features={self.n_features}, "
@@ -580,6 +598,8 @@ cdef class KDTree:
         cdef const double* row
         if node_min > hd[0]:
             return
+        if node_min == hd[0] and self._node_min_idx[node] > hi[0]:
+            return  # its points can at best tie with the k-th and lose on index
         if node >= self.n_nodes // 2:  # leaf
             top = hd[0]
             bound_sq = _sq_bound(top)
@@ -605,7 +625,7 @@ cdef class KDTree:
                        self._metric_id)
         m2 = _min_dist(self._bounds + 2 * c2 * d, self._bounds + (2 * c2 + 1) * d, q, d,
                        self._metric_id)
-        if m1 <= m2:
+        if m1 < m2 or (m1 == m2 and self._node_min_idx[c1] < self._node_min_idx[c2]):
             self._knn_node(c1, q, qpos, k, hd, hi, m1)
             self._knn_node(c2, q, qpos, k, hd, hi, m2)
         else:
@@ -731,7 +751,8 @@ cdef class KDTree:
         return c
 
 
-def _rebuild_kdtree(tree_data, leaf_size, metric, n_levels, idx, node_start, node_end, bounds):
+def _rebuild_kdtree(tree_data, leaf_size, metric, n_levels, idx, node_start, node_end, bounds,
+                    node_min_idx):
     """Unpickle a :class:`KDTree` without rebuilding it (checks shapes for safety)."""
     tree_data = _as_points(tree_data, "data")
     n, d = tree_data.shape
@@ -740,8 +761,10 @@ def _rebuild_kdtree(tree_data, leaf_size, metric, n_levels, idx, node_start, nod
     node_start = np.ascontiguousarray(node_start, dtype=np.intp)
     node_end = np.ascontiguousarray(node_end, dtype=np.intp)
     bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+    node_min_idx = np.ascontiguousarray(node_min_idx, dtype=np.intp)
     if (idx.shape != (n,) or node_start.shape != (n_nodes,) or node_end.shape != (n_nodes,)
-            or bounds.shape != (n_nodes, 2, d) or metric not in _METRICS
+            or bounds.shape != (n_nodes, 2, d) or node_min_idx.shape != (n_nodes,)
+            or metric not in _METRICS
             or not np.array_equal(np.sort(idx), np.arange(n))
             or node_start.min() < 0 or node_end.max() > n):
         raise ValueError("corrupted KDTree pickle state")
@@ -762,6 +785,7 @@ def _rebuild_kdtree(tree_data, leaf_size, metric, n_levels, idx, node_start, nod
     tree._node_start_arr = node_start
     tree._node_end_arr = node_end
     tree._bounds_arr = bounds
+    tree._node_min_idx_arr = node_min_idx
     tree._tree_data_arr = tree_data
     tree._attach()
     return tree
