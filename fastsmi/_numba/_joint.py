@@ -164,21 +164,6 @@ def sort_joint(a, b, ws, search):
 
 
 @njit(**JIT_OPTIONS)
-def _insert(dist, idx, d, j):
-    """Insert ``(d, j)`` into the ascending list of the k smallest ``(distance, index)``."""
-    last = dist.shape[0] - 1
-    if d > dist[last] or (d == dist[last] and j > idx[last]):
-        return
-    t = last
-    while t > 0 and (dist[t - 1] > d or (dist[t - 1] == d and idx[t - 1] > j)):
-        dist[t] = dist[t - 1]
-        idx[t] = idx[t - 1]
-        t -= 1
-    dist[t] = d
-    idx[t] = j
-
-
-@njit(**JIT_OPTIONS)
 def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, metric, nd, ni):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
@@ -247,7 +232,16 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
                             else:
                                 d = dx if dx >= dy else dy
                             if d <= dist[k - 1] and j != me:
-                                _insert(dist, idx, d, j)
+                                # insert (d, j) into the (distance, index)-sorted top k;
+                                # written out here: a call costs more than the work
+                                if d < dist[k - 1] or j < idx[k - 1]:
+                                    u = k - 1
+                                    while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                                        dist[u] = dist[u - 1]
+                                        idx[u] = idx[u - 1]
+                                        u -= 1
+                                    dist[u] = d
+                                    idx[u] = j
                     gy += 1
             bound = np.inf
             if lo_x > 0:
@@ -305,8 +299,15 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
                 d = np.sqrt(dx * dx + dy * dy)
             else:
                 d = dx if dx >= dy else dy
-            if d <= dist[k - 1]:
-                _insert(dist, idx, d, order[q])
+            j = order[q]
+            if d < dist[k - 1] or (d == dist[k - 1] and j < idx[k - 1]):
+                u = k - 1
+                while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                    dist[u] = dist[u - 1]
+                    idx[u] = idx[u - 1]
+                    u -= 1
+                dist[u] = d
+                idx[u] = j
         for t in range(k):
             nd[p, t] = dist[t]
             ni[p, t] = idx[t]
