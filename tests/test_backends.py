@@ -1,0 +1,190 @@
+"""The Cython backend against the Numba backend, and the Cython backend's own contract.
+
+Both backends run the same plan with the same operations in the same order,
+so per-slice estimates must agree to 1e-10 (in practice to the last bit) for
+every estimator, k, discrete labels and tied data.  The Cython backend must
+also give bit-identical results for any thread count.  Comparisons with Numba
+skip cleanly where Numba is not installed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastsmi
+from fastsmi._backends import get_backend
+from fastsmi._plan import make_plan
+
+from conftest import BACKENDS, requires_numba
+
+requires_cython = pytest.mark.skipif("cython" not in BACKENDS, reason="the Cython backend is not built")
+
+ESTIMATORS = ["ksg", "ksg2", "kl", "wkl", "seed"]
+DISCRETE_ESTIMATORS = ["ksg", "kl", "wkl", "seed"]
+
+
+def _gaussian(n: int, dx: int, dy: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, dx))
+    Y = 0.6 * X[:, :1] + rng.standard_normal((n, dy))
+    return X, Y
+
+
+def _tied(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer-valued data with duplicated rows: many equal projections and distances."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, (n, 3)).astype(float)
+    Y = (X[:, :2] + rng.integers(0, 2, (n, 2))).astype(float)
+    X[n // 2:] = X[: n - n // 2]  # exact duplicate rows
+    Y[n // 2:] = Y[: n - n // 2]
+    return X, Y
+
+
+def _both(X, Y, **kw):
+    a = fastsmi.smi(X, Y, backend="numba", **kw)
+    b = fastsmi.smi(X, Y, backend="cython", **kw)
+    assert a.backend == "numba" and b.backend == "cython"
+    return a.per_slice, b.per_slice
+
+
+@requires_numba
+@requires_cython
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("n", [7, 60, 400])
+def test_cython_matches_numba_continuous(estimator, k, n):
+    if n <= k:
+        pytest.skip("n must exceed k")
+    X, Y = _gaussian(n, 3, 2, seed=n + k)
+    a, b = _both(X, Y, n_projections=24, estimator=estimator, k=k, seed=11)
+    assert np.all(np.isfinite(a))
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@requires_numba
+@requires_cython
+@pytest.mark.parametrize("search", ["grid", "sweep"])
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_cython_matches_numba_on_ties(estimator, k, search, monkeypatch):
+    monkeypatch.setenv("FASTSMI_SEARCH", search)
+    X, Y = _tied(300, seed=k)
+    a, b = _both(X, Y, n_projections=20, estimator=estimator, k=k, seed=5)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@requires_numba
+@requires_cython
+@pytest.mark.parametrize("estimator", DISCRETE_ESTIMATORS)
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("n,n_classes", [(40, 2), (500, 5)])
+def test_cython_matches_numba_discrete(estimator, k, n, n_classes):
+    rng = np.random.default_rng(n + k)
+    labels = rng.permutation(np.arange(n) % n_classes)  # balanced: every class has > k members
+    X = rng.standard_normal((n, 4)) + labels[:, None] * np.array([1.0, 0.0, -0.5, 0.0])
+    a, b = _both(X, labels, y_discrete=True, n_projections=20, estimator=estimator, k=k, seed=3)
+    assert np.all(np.isfinite(a))
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@requires_numba
+@requires_cython
+def test_cython_matches_numba_discrete_with_tied_features():
+    rng = np.random.default_rng(2)
+    labels = np.arange(200) % 3
+    X = rng.integers(0, 3, (200, 2)).astype(float) + labels[:, None]
+    a, b = _both(X, labels, y_discrete=True, n_projections=16, estimator="ksg", k=3, seed=4)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@requires_numba
+@requires_cython
+def test_cython_matches_numba_across_blocks():
+    """Several blocks, the last one padded: the padding columns are ignored by both backends."""
+    X, Y = _gaussian(150, 5, 5, seed=9)
+    a, b = _both(X, Y, n_projections=37, block_size=16, k=4, seed=8)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-10)
+
+
+@requires_cython
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_cython_thread_count_does_not_change_results(estimator):
+    X, Y = _gaussian(300, 4, 3, seed=1)
+    one = fastsmi.smi(X, Y, n_projections=40, estimator=estimator, k=3, seed=2, backend="cython", n_jobs=1)
+    two = fastsmi.smi(X, Y, n_projections=40, estimator=estimator, k=3, seed=2, backend="cython", n_jobs=2)
+    assert np.array_equal(one.per_slice, two.per_slice)
+
+
+@requires_cython
+def test_cython_thread_count_does_not_change_discrete_results():
+    rng = np.random.default_rng(4)
+    labels = np.arange(300) % 4
+    X = rng.standard_normal((300, 3)) + labels[:, None]
+    kw = dict(y_discrete=True, n_projections=33, k=4, seed=6, backend="cython")
+    one = fastsmi.smi(X, labels, n_jobs=1, **kw)
+    two = fastsmi.smi(X, labels, n_jobs=2, **kw)
+    assert np.array_equal(one.per_slice, two.per_slice)
+
+
+@requires_cython
+def test_cython_ksg_recovers_gaussian_slice_mi():
+    """One slice of a bivariate Gaussian: KSG is within its error of -0.5 log(1 - rho^2)."""
+    rng = np.random.default_rng(0)
+    n, rho = 4000, 0.8
+    x = rng.standard_normal(n)
+    y = rho * x + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    res = fastsmi.smi(x[:, None], y[:, None], n_projections=1, k=5, seed=0, backend="cython")
+    assert res.value == pytest.approx(-0.5 * np.log(1 - rho**2), abs=0.05)
+
+
+@requires_cython
+def test_auto_honours_environment(monkeypatch):
+    monkeypatch.setenv("FASTSMI_BACKEND", "cython")
+    assert get_backend("auto").NAME == "cython"
+    X, Y = _gaussian(50, 2, 2, seed=0)
+    assert fastsmi.smi(X, Y, n_projections=4, seed=0, backend="auto").backend == "cython"
+
+
+@requires_cython
+def test_constant_projection_status():
+    """A constant column gives status 1 (X) or 2 (Y) and NaN, like the Numba kernels."""
+    mod = get_backend("cython")
+    n = 30
+    rng = np.random.default_rng(0)
+    PX = rng.standard_normal((n, 16))
+    PY = rng.standard_normal((n, 16))
+    PX[:, 1] = 2.5
+    PY[:, 2] = -1.0
+    plan = make_plan("ksg", 3, n)
+    out = np.empty(4)
+    status = np.zeros(4, dtype=np.int8)
+    jit = np.zeros(n)
+    mod.run_block(plan, PX, PY, jit, jit, np.zeros(2), None, out, status, "grid")
+    assert status.tolist() == [0, 1, 2, 0]
+    assert np.isnan(out[1]) and np.isnan(out[2]) and np.isfinite(out[[0, 3]]).all()
+    with pytest.raises(ValueError, match="constant"):
+        fastsmi.smi(np.c_[rng.standard_normal(n), np.zeros(n)], PY[:, :2], directions_x=[[0.0, 1.0]],
+                    directions_y=[[1.0, 0.0]], backend="cython")
+
+
+@requires_cython
+def test_cython_threads_context_restores():
+    mod = get_backend("cython")
+    before = mod._current_threads()
+    with mod.threads(1) as n:
+        assert n == 1 and mod._current_threads() == 1
+    assert mod._current_threads() == before
+    assert mod.resolve_n_jobs(-1) == mod.max_threads() >= 1
+    assert mod.resolve_n_jobs(10**6) == mod.max_threads()
+    with pytest.raises(ValueError, match="n_jobs"):
+        mod.resolve_n_jobs(0)
+
+
+@requires_cython
+def test_cython_rejects_bad_search():
+    mod = get_backend("cython")
+    plan = make_plan("ksg", 3, 20)
+    z = np.zeros(20)
+    with pytest.raises(ValueError, match="search"):
+        mod.run_block(plan, np.ones((20, 16)), np.ones((20, 16)), z, z, np.zeros(2), None, np.empty(1),
+                      np.zeros(1, np.int8), "kdtree")
