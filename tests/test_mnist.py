@@ -355,11 +355,16 @@ def _tiny_config(out, **kw):
 
 
 def _strip(rows, drop=("seconds", "train_seconds", "eval_seconds")):
-    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+    def same_nan(v):
+        return "nan" if isinstance(v, float) and math.isnan(v) else v
+
+    return [{k: same_nan(v) for k, v in r.items() if k not in drop} for r in rows]
 
 
 def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
     from fastsmi.mnist import run as R
+
+    monkeypatch.setenv("FASTSMI_CACHE", str(tmp_path / "cache"))
 
     full = R.run_experiment(_tiny_config(tmp_path / "a", figures=True))
     assert full.completed
@@ -394,8 +399,10 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
         R.run_experiment(_tiny_config(tmp_path / "b", lr=1e-2))
 
 
-def test_cli_parses_and_runs(tmp_path):
+def test_cli_parses_and_runs(tmp_path, monkeypatch):
     from fastsmi.mnist.cli import add_parser
+
+    monkeypatch.setenv("FASTSMI_CACHE", str(tmp_path / "cache"))
 
     parser = argparse.ArgumentParser(prog="fastsmi")
     add_parser(parser.add_subparsers(dest="command"))

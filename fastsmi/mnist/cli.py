@@ -148,6 +148,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-resume", dest="resume", action="store_false", default=None,
                    help="ignore an existing checkpoint in --out and start afresh")
     p.add_argument("--no-figures", dest="figures", action="store_false", default=None, help="skip the PNG figures")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None,
+                   help="keep PyTorch's default memory layout (channels-last is faster on CPU)")
+    p.add_argument("--no-ae-cache", dest="ae_cache", action="store_false", default=None,
+                   help="do not reuse or store the trained autoencoder in the user cache")
     p.set_defaults(func=run_command)
 
 
@@ -160,7 +164,7 @@ def config_from_args(args: argparse.Namespace):
     from .run import ExperimentConfig, quick_config
 
     fields = [dest for _, dest, _, _ in _OPTIONS] + [
-        "smi", "aemi", "dense_dropout", "progress", "resume", "figures",
+        "smi", "aemi", "dense_dropout", "progress", "resume", "figures", "channels_last", "ae_cache",
     ]
     overrides = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     if args.out is not None:

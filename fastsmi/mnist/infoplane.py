@@ -519,10 +519,10 @@ def measure_infoplane(
                     result.records.append(_row(label, q, 0.0, t_pca, stderr=0.0))
                 continue
             t0 = time.perf_counter()
-            res = fastsmi.mi(x_codes, reduced, **common)
+            res = fastsmi.mi(x_codes, reduced, n_jobs=n_jobs, backend=backend, **common)
             result.records.append(_row(label, "aemi_xl", res, time.perf_counter() - t0 + t_pca))
             t0 = time.perf_counter()
-            res = fastsmi.mi(reduced, labels, y_discrete=True, **common)
+            res = fastsmi.mi(reduced, labels, y_discrete=True, n_jobs=n_jobs, backend=backend, **common)
             result.records.append(_row(label, "aemi_ly", res, time.perf_counter() - t0))
     if return_activations:
         result.activations = activations

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -59,8 +60,9 @@ SEED_MEASURE_EPOCHS: tuple[int, ...] = tuple(range(2, 50, 2)) + tuple(range(50, 
 """The seed's measurement epochs: 2, 4, ..., 48, then 50, 60, ..., 290 (49 points)."""
 
 _CHECKPOINT_VERSION = 1
+_AE_ARCHITECTURE = "seed-conv-ae-v1"
 # Fields that may differ between an interrupted run and its resumption.
-_RESUMABLE_FIELDS = {"out", "progress", "max_measurements", "threads", "n_jobs", "resume", "figures"}
+_RESUMABLE_FIELDS = {"out", "progress", "max_measurements", "threads", "n_jobs", "resume", "figures", "ae_cache"}
 
 # Keys of the seed sequence's children.
 _KEY_INIT, _KEY_AE, _KEY_XDIR, _KEY_TRAIN, _KEY_EVAL, _KEY_MEASURE = range(6)
@@ -109,6 +111,14 @@ class ExperimentConfig:
         Resume from ``out/checkpoint.pt`` if present (else start afresh, overwriting).
     figures : bool
         Write the PNG figures.
+    channels_last : bool
+        Run the convolutions in PyTorch's channels-last memory format (about 1.5-2x
+        faster on CPU; the numbers differ from the default layout only through the
+        order in which random numbers are drawn).
+    ae_cache : bool
+        Also keep the trained autoencoder in the user cache
+        (``$FASTSMI_CACHE/autoencoders``) and reuse it in later runs with the
+        same data and autoencoder settings.
     """
 
     out: str = "mnist-infoplane"
@@ -147,6 +157,8 @@ class ExperimentConfig:
     max_measurements: int | None = None
     resume: bool = True
     figures: bool = True
+    channels_last: bool = True
+    ae_cache: bool = True
 
     def __post_init__(self) -> None:
         self.measure_epochs = tuple(sorted({int(e) for e in self.measure_epochs}))
@@ -328,6 +340,9 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     x_train = torch.from_numpy(mnist_data.normalize_images(data.x_train))
     y_train = torch.from_numpy(data.y_train)
     x_test = torch.from_numpy(mnist_data.normalize_images(data.x_test))
+    if config.channels_last:
+        x_train = x_train.contiguous(memory_format=torch.channels_last)
+        x_test = x_test.contiguous(memory_format=torch.channels_last)
     y_test_np = data.y_test
     y_test = torch.from_numpy(y_test_np)
     image_size = data.x_train.shape[-1]
@@ -340,6 +355,8 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             image_size=image_size, channels=config.channels, hidden=config.hidden,
             dropout=config.dropout, noise=config.noise, dense_dropout=config.dense_dropout,
         )
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     history: list[dict] = []
     records: list[dict] = []
@@ -369,19 +386,33 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             ae = ConvAutoencoder(
                 latent_dim=config.latent_dim, image_size=image_size, latent_noise=config.ae_latent_noise
             )
+            if config.channels_last:
+                ae = ae.to(memory_format=torch.channels_last)
+            signature = _ae_signature(config)
             ae_path = out / "autoencoder.pt"
-            ae_ckpt = torch.load(ae_path, map_location="cpu", weights_only=True) if (config.resume and ae_path.is_file()) else None
-            if ae_ckpt is not None and ae_ckpt.get("config") == _ae_signature(config):
-                ae.load_state_dict(ae_ckpt["state"])
+            candidates = [ae_path] if config.resume else []
+            shared = _ae_cache_path(signature) if config.ae_cache else None
+            if shared is not None:
+                candidates.append(shared)
+            state, source = _load_autoencoder(candidates, signature)
+            if state is not None:
+                ae.load_state_dict(state["state"])
+                logger.info("autoencoder loaded (trained before)")
             else:
                 gen = torch.Generator().manual_seed(torch_seed(_child(ss, _KEY_AE, 1)))
                 losses = train_autoencoder(
                     ae, x_train, epochs=config.ae_epochs, batch_size=config.ae_batch_size,
                     lr=config.ae_lr, generator=gen, progress=progress,
                 )
-                _atomic_torch_save(
-                    {"state": ae.state_dict(), "config": _ae_signature(config), "losses": losses}, ae_path
-                )
+                state = {"state": ae.state_dict(), "config": signature, "losses": losses}
+            if source != ae_path:
+                _atomic_torch_save(state, ae_path)
+            if shared is not None and not shared.is_file():
+                try:
+                    shared.parent.mkdir(parents=True, exist_ok=True)
+                    _atomic_torch_save(state, shared)
+                except OSError:
+                    logger.warning("could not write the autoencoder cache %s", shared)
         x_codes = encode(ae, x_test, batch_size=config.measure_batch_size)
         timings["autoencoder"] = time.perf_counter() - t0
 
@@ -496,8 +527,27 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
 
 def _ae_signature(config: ExperimentConfig) -> dict:
     keys = ("dataset", "data_path", "n_train", "latent_dim", "ae_epochs", "ae_batch_size", "ae_lr",
-            "ae_latent_noise", "seed")
-    return {k: getattr(config, k) for k in keys}
+            "ae_latent_noise", "seed", "channels_last")
+    return {"architecture": _AE_ARCHITECTURE, **{k: getattr(config, k) for k in keys}}
+
+
+def _ae_cache_path(signature: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:16]
+    return mnist_data.default_cache_dir() / "autoencoders" / f"autoencoder-{digest}.pt"
+
+
+def _load_autoencoder(paths: list[Path], signature: dict) -> tuple[dict | None, Path | None]:
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a corrupt or foreign file: train afresh
+            logger.warning("ignoring unreadable autoencoder file %s", path)
+            continue
+        if state.get("config") == signature:
+            return state, path
+    return None, None
 
 
 def summarize(result: ExperimentResult) -> str:
