@@ -185,7 +185,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 rmse_mi=_rmse(np.asarray(smi, dtype=np.float64), np.asarray(grid, dtype=np.float64)),
                 wall_s_mean=float("nan"),
             ))
-    out.sort(key=lambda r: (r["model"], r["estimator"] == "exact", r["estimator"], not r["sliced"], r["d"]))
+    out.sort(key=lambda r: (r["model"], r["estimator"] == "exact", not r["sliced"], r["estimator"], r["d"]))
     return out
 
 
@@ -403,8 +403,8 @@ def plot_estimates(rows: Sequence[dict[str, Any]], model: str, stem: str | Path,
 def plot_correlation(summary: Sequence[dict[str, Any]], model: str, stem: str | Path) -> list[Path]:
     """Mean Pearson correlation with the MI grid vs d (seed's Figure 2 style).
 
-    One line per estimator, sliced (solid) and full (dotted), with a +-1 standard deviation
-    band over runs, the exact SMI's own correlation (dashed black) and, for the Gaussian
+    One line per estimator, sliced (solid) and full (dotted), with a +-1 standard error band
+    (standard deviation over runs / sqrt(runs)), the exact SMI's own correlation (dashed black) and, for the Gaussian
     model, the seed's published values (grey markers).
 
     Returns
@@ -419,18 +419,20 @@ def plot_correlation(summary: Sequence[dict[str, Any]], model: str, stem: str | 
     fig = _new_figure(6.4, 4.2)
     ax = fig.subplots()
     fallback: dict[tuple[str, bool], str] = {}
+    lowest = -0.25
     for estimator, sliced in _variants(summary, model):
         sel = sorted((r for r in rows if r["estimator"] == estimator and r["sliced"] == sliced), key=lambda r: r["d"])
         d = np.array([r["d"] for r in sel], dtype=float)
         mean = np.array([r["pearson_grid"] for r in sel])
-        sd = np.array([r["pearson_grid_sd"] for r in sel])
+        se = np.array([r["pearson_grid_sd"] / math.sqrt(r["runs"]) for r in sel])
         if estimator == "exact":
             ax.plot(d, mean, color="black", ls="--", lw=1.3, label="exact SMI")
             continue
         color = _color(estimator, sliced, fallback)
         ax.plot(d, mean, marker="o", ms=4, color=color, ls="-" if sliced else ":", label=_label(estimator, sliced))
-        if np.isfinite(sd).any():
-            ax.fill_between(d, mean - np.nan_to_num(sd), mean + np.nan_to_num(sd), color=color, alpha=0.15, lw=0)
+        lowest = min([lowest] + [v for v in mean if np.isfinite(v)])
+        if np.isfinite(se).any():
+            ax.fill_between(d, mean - np.nan_to_num(se), mean + np.nan_to_num(se), color=color, alpha=0.15, lw=0)
     if model == "gaussian":
         reference = SEED_FIG2 if max(r["runs"] for r in rows) > 1 else SEED_FIG1
         for name, marker in (("SMI", "P"), ("MI", "X")):
@@ -441,12 +443,14 @@ def plot_correlation(summary: Sequence[dict[str, Any]], model: str, stem: str | 
     ax.set_xticks(dims)
     ax.set_xticklabels([str(d) for d in dims])
     ax.minorticks_off()
-    ax.set_ylim(-0.3, 1.05)
+    ax.set_ylim(max(-1.05, lowest - 0.05), 1.05)
     ax.axhline(0.0, color="0.7", lw=0.8)
     ax.set_xlabel("dimension d of X and of Y")
     ax.set_ylabel("Pearson correlation with true MI")
     runs = max(r["runs"] for r in rows if r["estimator"] != "exact")
-    ax.set_title(f"Synthetic {model} model: correlation vs d (mean over {runs} run(s))", fontsize=10)
+    band = "; band: +-1 s.e. over runs" if runs > 1 else ""
+    ax.set_title(f"Synthetic {model} model: correlation with the true MI vs d\n(mean over {runs} run(s){band})",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="lower left")
     return _save(fig, Path(stem))

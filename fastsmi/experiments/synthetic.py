@@ -564,6 +564,16 @@ def environment(config: SyntheticConfig) -> dict[str, Any]:
     return info
 
 
+def _threading_layer() -> dict[str, Any]:
+    """The Numba threading layer this process used (known only after a parallel call)."""
+    try:
+        import numba
+
+        return {"numba_threading_layer": numba.threading_layer()}
+    except Exception:  # no parallel region ran here (e.g. every cell ran on Dask workers)
+        return {}
+
+
 def _check_resumable(config_path: Path, config: SyntheticConfig) -> None:
     if not config_path.exists():
         return
@@ -781,6 +791,7 @@ def run_experiment(
         result.summary = summarize(in_grid)
         result.files = write_outputs(in_grid, result.summary, out, plots=plots)
     result.seconds = time.perf_counter() - t0
+    meta["environment"].update(_threading_layer())
     meta.update(status="complete" if remaining == 0 else "partial", finished_utc=time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), computed=computed, skipped=skipped, remaining=remaining,
         seconds=result.seconds)
