@@ -385,6 +385,8 @@ def plot_estimates(rows: Sequence[dict[str, Any]], model: str, stem: str | Path,
                 lo, hi, clipped = max(lo, -0.5 * top), min(hi, 2.0 * top), True
             ax.set_ylim(lo, hi)
             title = f"d = {d}: {'sliced (SMI)' if sliced else 'full vectors (MI)'}"
+            if sliced and not np.isfinite(exact_smi).all():
+                title += " [no exact SMI]"
             ax.set_title(title + (" [clipped]" if clipped else ""), fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6.5, loc="upper left")

@@ -308,6 +308,17 @@ def _model_options(config: SyntheticConfig, model: str) -> dict[str, float]:
     return {"dof": config.dof} if model == "student_t" else {}
 
 
+def _dropped_mi(config: SyntheticConfig) -> dict[str, list[float]]:
+    """MI values left out of the grid because a model cannot reach them, per ``model/d``."""
+    out = {}
+    for model in config.models:
+        for d in config.dims:
+            bad = [mi for mi in config.mi_values if not _valid_mi(config, model, d, mi)]
+            if bad:
+                out[f"{model}/d={d}"] = bad
+    return out
+
+
 def grid_cells(config: SyntheticConfig) -> list[Cell]:
     """Every cell of the grid, in the canonical order of the results table.
 
@@ -743,6 +754,7 @@ def run_experiment(
     meta: dict[str, Any] = {
         "config": config.to_dict(),
         "figure_cells": len(cells),
+        "mi_below_model_minimum": _dropped_mi(config),
         "scheduler": _describe_client(client),
         "environment": environment(config),
         "started_utc": started,
