@@ -311,6 +311,12 @@ cdef inline double _cheb_bounded(const double* a, const double* b, intp_t d,
     """
     cdef double m = 0.0, t0, t1, t2, t3
     cdef intp_t j = 0
+    if d == 2:  # the common low-dimensional cases (2-D slices), unrolled
+        t0 = fabs(a[0] - b[0])
+        t1 = fabs(a[1] - b[1])
+        return t0 if t0 > t1 else t1
+    if d == 1:
+        return fabs(a[0] - b[0])
     while j + 4 <= d:
         t0 = fabs(a[j] - b[j])
         t1 = fabs(a[j + 1] - b[j + 1])
