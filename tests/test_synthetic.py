@@ -187,6 +187,16 @@ def test_dask_local_cluster_matches_local(tmp_path):
     assert _table(tmp_path / "dask" / "results.csv") == _table(tmp_path / "local" / "results.csv")
 
 
+def test_process_pool_matches_sequential(tmp_path):
+    # full-vector cells at d >= 2 run on the compiled KD-tree: no JIT compilation per process
+    cfg = syn.SyntheticConfig(dims=(2, 3), mi_values=(0.0, 1.0, 2.0), n_samples=300, kinds=("full",))
+    syn.run_experiment(cfg, tmp_path / "seq", plots=False, progress=False)
+    res = syn.run_experiment(syn.SyntheticConfig(**{**cfg.to_dict(), "n_jobs": 1}), tmp_path / "pool",
+                             processes=2, plots=False, progress=False)
+    assert res.complete and res.computed == 12
+    assert _table(tmp_path / "pool" / "results.csv") == _table(tmp_path / "seq" / "results.csv")
+
+
 def test_dask_not_imported_locally():
     code = ("import sys; from fastsmi.experiments.cli import main; "
             "import fastsmi.experiments.synthetic, fastsmi.experiments.plotting; "

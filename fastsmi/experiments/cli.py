@@ -92,12 +92,15 @@ def add_parser(subparsers: Any) -> None:
                      help="directions: uniform (sphere) or the seed's stacked orthonormal blocks (default sphere)")
     est.add_argument("--backend", choices=("auto", "numba", "cython"), default=None, help="SMI backend")
     est.add_argument("--n-jobs", type=int, default=None,
-                     help="threads per cell (default: all cores locally, 1 per task on Dask)")
+                     help="threads per cell (default: all cores in sequence, 1 with --processes or Dask)")
     run = p.add_argument_group("execution")
     run.add_argument("--dask", action="store_true", help="run the cells on a local Dask cluster")
     run.add_argument("--dask-workers", type=int, default=2, help="workers of the --dask LocalCluster")
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="run the cells on this Dask scheduler")
+    run.add_argument("--processes", type=int, default=None,
+                     help="run the cells in a local pool of this many processes (default: in sequence, "
+                          "with the kernels' threads)")
     run.add_argument("--max-cells", type=int, default=None,
                      help="compute at most this many new cells, then stop (rerun to continue)")
     run.add_argument("--overwrite", action="store_true",
@@ -134,7 +137,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         points = (9 if args.quick else len(SEED_MI_VALUES)) if args.mi_points is None else args.mi_points
         mi_values = tuple(float(v) for v in np.linspace(0.0, top, points))
     n_jobs = args.n_jobs
-    if n_jobs is None and (args.dask or args.scheduler):
+    if n_jobs is None and (args.dask or args.scheduler or (args.processes or 0) > 1):
         n_jobs = 1
     return SyntheticConfig.preset(
         args.figure, quick=args.quick, models=args.models, dims=args.dims, mi_values=mi_values, runs=args.runs,
@@ -171,8 +174,8 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     from .synthetic import run_experiment
 
-    if args.dask and args.scheduler:
-        print("error: use either --dask or --scheduler, not both", file=sys.stderr)
+    if sum(map(bool, (args.dask, args.scheduler, args.processes))) > 1:
+        print("error: use only one of --dask, --scheduler and --processes", file=sys.stderr)
         return 1
     try:
         config = config_from_args(args)
@@ -182,7 +185,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("fastsmi-out") / args.figure
     try:
         with _client(args) as client:
-            result = run_experiment(config, out, client=client, max_cells=args.max_cells, progress=args.progress,
+            result = run_experiment(config, out, client=client, max_cells=args.max_cells, processes=args.processes,
+                                    progress=args.progress,
                                     plots=not args.no_plots, overwrite=args.overwrite)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

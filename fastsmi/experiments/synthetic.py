@@ -670,6 +670,24 @@ def _run_local(plan, settings, sink: Callable[[dict[str, Any]], None]) -> None:
             sink(row)
 
 
+def _run_pool(plan, settings, sink: Callable[[dict[str, Any]], None], processes: int) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    order = sorted(plan, key=lambda item: -item[0].d)
+    # "spawn": forking a process whose OpenMP runtime is already running can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [pool.submit(compute_group, group, variants, settings) for group, variants in order]
+        try:
+            for future in as_completed(futures):
+                for row in future.result():
+                    sink(row)
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def _run_dask(plan, settings, sink: Callable[[dict[str, Any]], None], client: Any) -> None:
     from distributed import as_completed
 
@@ -691,6 +709,7 @@ def run_experiment(
     *,
     client: Any = None,
     max_cells: Optional[int] = None,
+    processes: Optional[int] = None,
     progress: Optional[bool] = None,
     plots: bool = True,
     overwrite: bool = False,
@@ -706,6 +725,9 @@ def run_experiment(
         Submit the sample groups as tasks to this cluster (dask is imported only then).
     max_cells : int, optional
         Compute at most this many new cells, then stop (the rest is left for a rerun).
+    processes : int, optional
+        Run the sample groups in a local pool of this many processes (spawned; each pays the
+        kernels' compilation once) instead of in sequence.  Combine with ``n_jobs=1``.
     progress : bool, optional
         tqdm bar with cells done, elapsed time and ETA (default: only on a terminal).
     plots : bool, default True
@@ -734,6 +756,10 @@ def run_experiment(
         raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
     if max_cells is not None and (isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 0):
         raise ValueError(f"max_cells must be a non-negative integer or None, got {max_cells!r}")
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int) or processes < 1):
+        raise ValueError(f"processes must be a positive integer or None, got {processes!r}")
+    if processes is not None and processes > 1 and client is not None:
+        raise ValueError("use either client= (Dask) or processes= (local pool), not both")
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -755,7 +781,8 @@ def run_experiment(
         "config": config.to_dict(),
         "figure_cells": len(cells),
         "mi_below_model_minimum": _dropped_mi(config),
-        "scheduler": _describe_client(client),
+        "scheduler": _describe_client(client) if client is not None else (
+            {"local_processes": processes} if processes and processes > 1 else "local, cells in sequence"),
         "environment": environment(config),
         "started_utc": started,
         "status": "running",
@@ -782,10 +809,12 @@ def run_experiment(
 
     try:
         plan = _plan_groups(todo)
-        if client is None:
-            _run_local(plan, settings, sink)
-        else:
+        if client is not None:
             _run_dask(plan, settings, sink, client)
+        elif processes is not None and processes > 1:
+            _run_pool(plan, settings, sink, processes)
+        else:
+            _run_local(plan, settings, sink)
     finally:
         writer.close()
         if bar is not None:
