@@ -1,5 +1,17 @@
 # Declarations of the KD-tree so that other Cython modules can ``cimport`` it
-# and call its nogil kernels directly (see _kdtree.pyx for the documentation).
+# and call its nogil kernels directly (see _kdtree.pyx for the documentation):
+#
+#     from fastsmi._cython._kdtree cimport KDTree
+#     cdef KDTree tree = KDTree(data, metric="chebyshev")   # with the GIL
+#     with nogil:
+#         # neighbours of the points at tree positions [start, stop); rows are
+#         # written at the points' original indices of (n, k) C-contiguous outputs
+#         tree._knn_range(start, stop, k, &dist[0, 0], &ind[0, 0])
+#         # counts for the indexed points at tree positions [start, stop), radii and
+#         # outputs indexed by original row
+#         tree._count_self_range(&radii[0], start, stop, True, &counts[0])
+#         # counts for arbitrary query rows [start, stop) of an (m, d) array
+#         tree._count_range(&points[0, 0], &radii[0], start, stop, True, &counts[0])
 
 cimport cython
 
