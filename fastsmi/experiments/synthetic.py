@@ -276,7 +276,7 @@ def _model_code(name: str) -> int:
 
 
 def cell_seed(base_seed: int, model: str, d: int, mi: float, run: int) -> int:
-    """The 64-bit seed of a sample group, from ``SeedSequence(base_seed, spawn_key=...)``.
+    """The 63-bit seed of a sample group, from ``SeedSequence(base_seed, spawn_key=...)``.
 
     The spawn key is ``(crc32(model), d, round(mi * 1e6), run)``: stable integer encodings,
     so the seed is the same in every process and on every machine.  With
@@ -293,7 +293,8 @@ def cell_seed(base_seed: int, model: str, d: int, mi: float, run: int) -> int:
     """
     key = (_model_code(model), int(d), int(round(float(mi) * 1_000_000)), int(run))
     ss = np.random.SeedSequence(int(base_seed), spawn_key=key)
-    return int(ss.generate_state(1, dtype=np.uint64)[0])
+    # 63 bits: a non-negative int64, which every CSV reader keeps exactly
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 def _valid_mi(config: SyntheticConfig, model: str, d: int, mi: float) -> bool:
