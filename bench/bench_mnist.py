@@ -10,7 +10,8 @@ first).
 
 ``test_train_epoch`` is one training epoch of the classifier on the 60,000
 training images (Adam, batch 1024) on 2 torch threads; multiply by 300 (plus
-the measurements) for the seed's full run. ``test_autoencoder_epoch`` is one
+the measurements) for the seed's full run; like the driver, it uses the
+channels-last memory format. ``test_autoencoder_epoch`` is one
 epoch of the AE+MI autoencoder (batch 2048), which the seed trains for 200.
 
 Reduced versions (for a busy machine) via environment variables:
@@ -60,10 +61,10 @@ def _threads():
 
 
 def test_infoplane_point(benchmark, mnist):
-    x = torch.from_numpy(D.normalize_images(mnist.x_test[:N]))
+    x = torch.from_numpy(D.normalize_images(mnist.x_test[:N])).contiguous(memory_format=torch.channels_last)
     y = mnist.y_test[:N]
     torch.manual_seed(0)
-    net = SeedClassifier()
+    net = SeedClassifier().to(memory_format=torch.channels_last)
     layers, transforms = seed_layers()
     layers = dict(list(layers.items())[:N_LAYERS])
     transforms = {k: v for k, v in transforms.items() if k in layers}
@@ -84,11 +85,14 @@ def test_infoplane_point(benchmark, mnist):
     assert all(np.isfinite(r["estimate"]) for r in result.records)
 
 
+CL = torch.channels_last
+
+
 def test_train_epoch(benchmark, mnist):
-    x = torch.from_numpy(D.normalize_images(mnist.x_train))
+    x = torch.from_numpy(D.normalize_images(mnist.x_train)).contiguous(memory_format=CL)
     y = torch.from_numpy(mnist.y_train)
     torch.manual_seed(0)
-    net = SeedClassifier()
+    net = SeedClassifier().to(memory_format=CL)
     opt = torch.optim.Adam(net.parameters(), lr=1e-5)
     gen = torch.Generator().manual_seed(0)
     train_epoch(net, opt, x[:2048], y[:2048], batch_size=1024, generator=gen)  # warm-up
@@ -99,9 +103,9 @@ def test_train_epoch(benchmark, mnist):
 
 
 def test_autoencoder_epoch(benchmark, mnist):
-    x = torch.from_numpy(D.normalize_images(mnist.x_train))
+    x = torch.from_numpy(D.normalize_images(mnist.x_train)).contiguous(memory_format=CL)
     torch.manual_seed(0)
-    ae = ConvAutoencoder()
+    ae = ConvAutoencoder().to(memory_format=CL)
     gen = torch.Generator().manual_seed(0)
     losses = benchmark.pedantic(
         lambda: train_autoencoder(ae, x, epochs=1, batch_size=2048, generator=gen), rounds=1, iterations=1
