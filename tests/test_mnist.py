@@ -366,6 +366,14 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setenv("FASTSMI_CACHE", str(tmp_path / "cache"))
 
+    ae_calls = []
+    original_ae = R.train_autoencoder
+
+    def counting_ae(*args, **kwargs):
+        ae_calls.append(1)
+        return original_ae(*args, **kwargs)
+
+    monkeypatch.setattr(R, "train_autoencoder", counting_ae)
     full = R.run_experiment(_tiny_config(tmp_path / "a", figures=True))
     assert full.completed
     assert sorted({r["epoch"] for r in full.records}) == [0, 1, 3]
@@ -377,6 +385,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
 
     part = R.run_experiment(_tiny_config(tmp_path / "b", max_measurements=2))
     assert not part.completed
+    assert len(ae_calls) == (1 if HAS_MI else 0)  # the second run reused the cached autoencoder
     assert sorted({r["epoch"] for r in part.records}) == [0, 1]
 
     calls = []

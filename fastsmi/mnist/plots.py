@@ -11,9 +11,10 @@ import numpy as np
 
 __all__ = ["plot_infoplane", "plot_training_curves"]
 
+# AE+MI on top, SMI below, as in the seed's Figure 3.
 _ROWS = (
-    ("SMI", "smi_xl", "smi_ly", "SMI(X;L)", "SMI(L;Y)"),
     ("AE+MI", "aemi_xl", "aemi_ly", "I(AE(X);PCA(L))", "I(PCA(L);Y)"),
+    ("SMI", "smi_xl", "smi_ly", "SMI(X;L)", "SMI(L;Y)"),
 )
 
 
@@ -28,9 +29,9 @@ def _figure(nrows: int, ncols: int, size: tuple[float, float]):
 def plot_infoplane(records: Sequence[dict], path: str | os.PathLike, *, title: str | None = None) -> str:
     """Draw the information plane, one panel per layer, points coloured by epoch.
 
-    The style follows the seed's Figure 3: a row for the SMI estimates
-    (SMI(X;L) on the horizontal axis, SMI(L;Y) on the vertical one) and a row
-    for the AE+MI estimates; rows without data are left out.
+    The style follows the seed's Figure 3: a row for the AE+MI estimates on top
+    and a row for the SMI estimates below (I(X;L) on the horizontal axis,
+    I(L;Y) on the vertical one); rows without data are left out.
 
     Parameters
     ----------
