@@ -14,39 +14,31 @@ from .._config import JIT_OPTIONS
 METRIC_MAX = 0
 METRIC_EUCLIDEAN = 1
 
-#: Counts scan this many sorted neighbours linearly (vectorised) before
-#: switching to binary search.
-_LINEAR = 64
+@njit(inline="always", **JIT_OPTIONS)
+def _inside(d, radius, strict):
+    return d < radius if strict else d <= radius
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def _count_up(xs, start, x0, radius, strict):
     """Number of ``j >= start`` with ``xs[j] - x0 < radius`` (``<=`` if not strict).
 
-    The predicate holds on a prefix of ``xs[start:]``: chunks of it are
-    counted with a vectorisable loop, then a binary search takes over.
+    The predicate holds on a prefix of ``xs[start:]``: gallop (1, 2, 4, ...)
+    to bracket its end, then bisect, O(log count).
     """
     n = xs.shape[0]
-    j = start
-    limit = min(start + _LINEAR, n)
-    while j < limit:
-        end = min(j + 16, limit)
-        m = 0
-        if strict:
-            for t in range(j, end):
-                m += xs[t] - x0 < radius
-        else:
-            for t in range(j, end):
-                m += xs[t] - x0 <= radius
-        if m < end - j:
-            return j + m - start
-        j = end
-    lo = j
-    hi = n
+    lo = start
+    hi = start
+    step = 1
+    while hi < n and _inside(xs[hi] - x0, radius, strict):
+        lo = hi + 1
+        hi = start + step
+        step *= 2
+    if hi > n:
+        hi = n
     while lo < hi:
         mid = (lo + hi) >> 1
-        d = xs[mid] - x0
-        if (d < radius) if strict else (d <= radius):
+        if _inside(xs[mid] - x0, radius, strict):
             lo = mid + 1
         else:
             hi = mid
@@ -56,39 +48,33 @@ def _count_up(xs, start, x0, radius, strict):
 @njit(inline="always", **JIT_OPTIONS)
 def _count_down(xs, start, x0, radius, strict):
     """Number of ``j <= start`` with ``x0 - xs[j] < radius`` (``<=`` if not strict)."""
-    j = start
-    limit = max(start - _LINEAR, -1)
-    while j > limit:
-        end = max(j - 16, limit)
-        m = 0
-        if strict:
-            for t in range(end + 1, j + 1):
-                m += x0 - xs[t] < radius
+    lo = start
+    hi = start
+    step = 1
+    while lo >= 0 and _inside(x0 - xs[lo], radius, strict):
+        hi = lo - 1
+        lo = start - step
+        step *= 2
+    if lo < -1:
+        lo = -1
+    # the predicate holds on a suffix of xs[:start + 1]; find its first index in (lo, hi + 1]
+    a = lo + 1
+    b = hi + 1
+    while a < b:
+        mid = (a + b) >> 1
+        if _inside(x0 - xs[mid], radius, strict):
+            b = mid
         else:
-            for t in range(end + 1, j + 1):
-                m += x0 - xs[t] <= radius
-        if m < j - end:
-            return start - j + m
-        j = end
-    lo = 0
-    hi = j + 1
-    # first index in [0, j] where the predicate holds
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        d = x0 - xs[mid]
-        if (d < radius) if strict else (d <= radius):
-            hi = mid
-        else:
-            lo = mid + 1
-    return start - lo + 1
+            a = mid + 1
+    return start - a + 1
 
 
 @njit(**JIT_OPTIONS)
 def count_around(xs, pos, radius, strict):
     """Number of ``j != pos`` with ``|xs[j] - xs[pos]| < radius`` (or ``<=``); ``xs`` sorted.
 
-    Starts at the point's own position, so the cost is that of the count
-    itself (vectorised) up to 64 neighbours a side, then O(log n).
+    Gallops outwards from the point's own position, so the cost is
+    O(log count) rather than O(log n).
     """
     x0 = xs[pos]
     return _count_up(xs, pos + 1, x0, radius, strict) + _count_down(xs, pos - 1, x0, radius, strict)
