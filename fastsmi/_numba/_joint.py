@@ -168,12 +168,13 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
-    by ``(distance, original index)``.  Rings of cells around the query's cell
-    are scanned outwards, skipping cells whose box is farther than the current
-    k-th distance; the search stops when the k-th distance is below the gap to
-    the nearest unscanned column or row, a lower bound on every remaining
-    distance (max-norm or Euclidean).  Everything is in one loop nest: the
-    innermost loop is the hot path.
+    by ``(distance, original index)``.  The 3 x 3 block of cells around the
+    query's cell is scanned first with straight loops (its rows are contiguous
+    in the cell order); further rings are scanned only while the k-th
+    distance is not below the gap to the nearest unscanned column or row, a
+    lower bound on every remaining distance (max-norm or Euclidean), and cells
+    farther than the current k-th distance are skipped.  The top-k insertion
+    is written out inline: a call per candidate costs more than the work.
     """
     n = xs.shape[0]
     k = nd.shape[1]
@@ -190,14 +191,54 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
         me = order[p]
         cx = (p * g) // n
         cy = (y_rank[p] * g) // n
-        ring = 0
+        ring = 1
+        # the 3 x 3 block around the query's cell: no pruning, straight loops
+        gx_lo = max(cx - 1, 0)
+        gx_hi = min(cx + 1, g - 1)
+        gy_lo = max(cy - 1, 0)
+        gy_hi = min(cy + 1, g - 1)
+        for gx in range(gx_lo, gx_hi + 1):
+            c0 = cell_start[gx * g + gy_lo]
+            c1 = cell_start[gx * g + gy_hi + 1]
+            for t in range(c0, c1):
+                j = members[t]
+                dx = abs(coords[0, t] - x0)
+                dy = abs(coords[1, t] - y0)
+                if euclid:
+                    d = np.sqrt(dx * dx + dy * dy)
+                else:
+                    d = dx if dx >= dy else dy
+                if d <= dist[k - 1] and j != me:
+                    if d < dist[k - 1] or j < idx[k - 1]:
+                        u = k - 1
+                        while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                            dist[u] = dist[u - 1]
+                            idx[u] = idx[u - 1]
+                            u -= 1
+                        dist[u] = d
+                        idx[u] = j
         while True:
             lo_x = cx - ring
             hi_x = cx + ring
             lo_y = cy - ring
             hi_y = cy + ring
+            bound = np.inf
+            if lo_x > 0:
+                bound = min(bound, x0 - bounds[1, lo_x - 1])
+            if hi_x + 1 < g:
+                bound = min(bound, bounds[0, hi_x + 1] - x0)
+            if lo_y > 0:
+                bound = min(bound, y0 - bounds[3, lo_y - 1])
+            if hi_y + 1 < g:
+                bound = min(bound, bounds[2, hi_y + 1] - y0)
+            if dist[k - 1] < bound or bound == np.inf:
+                break
+            ring += 1
+            lo_x -= 1
+            hi_x += 1
+            lo_y -= 1
+            hi_y += 1
             for gx in range(max(lo_x, 0), min(hi_x, g - 1) + 1):
-                # gap in x between the query and column gx
                 if gx < cx:
                     gap_x = x0 - bounds[1, gx]
                 elif gx > cx:
@@ -209,7 +250,7 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
                 gy_end = min(hi_y, g - 1)
                 while gy <= gy_end:
                     if not full and gy != lo_y and gy != hi_y:
-                        gy = hi_y  # interior of the square: already scanned
+                        gy = hi_y
                         continue
                     if gy < cy:
                         gap_y = y0 - bounds[3, gy]
@@ -232,8 +273,6 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
                             else:
                                 d = dx if dx >= dy else dy
                             if d <= dist[k - 1] and j != me:
-                                # insert (d, j) into the (distance, index)-sorted top k;
-                                # written out here: a call costs more than the work
                                 if d < dist[k - 1] or j < idx[k - 1]:
                                     u = k - 1
                                     while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
@@ -243,18 +282,6 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
                                     dist[u] = d
                                     idx[u] = j
                     gy += 1
-            bound = np.inf
-            if lo_x > 0:
-                bound = min(bound, x0 - bounds[1, lo_x - 1])
-            if hi_x + 1 < g:
-                bound = min(bound, bounds[0, hi_x + 1] - x0)
-            if lo_y > 0:
-                bound = min(bound, y0 - bounds[3, lo_y - 1])
-            if hi_y + 1 < g:
-                bound = min(bound, bounds[2, hi_y + 1] - y0)
-            if dist[k - 1] < bound or bound == np.inf:
-                break
-            ring += 1
         for t in range(k):
             nd[p, t] = dist[t]
             ni[p, t] = idx[t]
