@@ -1,0 +1,113 @@
+"""The command line, the projections module and the runnable docstring examples."""
+from __future__ import annotations
+
+import doctest
+import json
+
+import numpy as np
+import pytest
+
+import fastsmi
+from fastsmi import cli, projections
+
+
+@pytest.fixture
+def pair(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))
+    Y = X[:, :2] + rng.standard_normal((400, 2))
+    return X, Y
+
+
+def run_json(capsys, argv):
+    assert cli.main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_estimate_npy_matches_library(tmp_path, capsys, pair):
+    X, Y = pair
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", Y)
+    out = run_json(capsys, ["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "-m", "32", "--seed", "3",
+                            "--json"])
+    assert out["smi"] == fastsmi.smi(X, Y, n_projections=32, seed=3).value
+    assert out["n_projections"] == 32 and out["seed"] == 3 and out["seconds"] > 0
+
+
+def test_estimate_npz_keys_and_csv_columns(tmp_path, capsys, pair):
+    X, Y = pair
+    np.savez(tmp_path / "d.npz", a=X, b=Y)
+    npz = run_json(capsys, ["estimate", str(tmp_path / "d.npz"), str(tmp_path / "d.npz"), "--x-key", "a",
+                            "--y-key", "b", "-m", "16", "--seed", "1", "--json"])
+    np.savetxt(tmp_path / "d.csv", np.hstack([X, Y]), delimiter=",", header="x0,x1,x2,y0,y1", comments="")
+    csv = run_json(capsys, ["estimate", str(tmp_path / "d.csv"), "--x-cols", "0:3", "--y-cols", "3:5",
+                            "--skip-header", "1", "-m", "16", "--seed", "1", "--json"])
+    assert npz["smi"] == pytest.approx(csv["smi"], abs=1e-12)
+
+
+def test_estimate_text_output_and_discrete(tmp_path, capsys, pair):
+    X, _ = pair
+    labels = (X[:, 0] > 0).astype(int)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "l.npy", labels)
+    assert cli.main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "l.npy"), "--y-discrete", "-m", "8",
+                     "--seed", "0"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("SMI = ") and "stderr" in text and "8 projections" in text and "time:" in text
+
+
+def test_estimate_reports_bad_input(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.ones((20, 2)))
+    np.save(tmp_path / "y.npy", np.arange(20.0))
+    assert cli.main(["estimate", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]) == 2
+    assert "column 0 of X is constant" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="no such file"):
+        cli.main(["estimate", str(tmp_path / "missing.npy"), str(tmp_path / "y.npy")])
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    with pytest.raises(SystemExit, match="unsupported file type"):
+        cli.main(["estimate", str(tmp_path / "x.parquet"), str(tmp_path / "y.npy")])
+
+
+def test_demo_json_compares_with_exact(capsys):
+    out = run_json(capsys, ["demo", "--dim", "3", "--mi", "1.0", "--n", "800", "-m", "200", "--json"])
+    assert out["exact_smi"] == pytest.approx(fastsmi.experiments.models.gaussian_smi(1.0, 3))
+    assert abs(out["estimate"] - out["exact_smi"]) < 4 * out["stderr"] + 0.03
+    assert out["seconds"] > 0
+
+
+def test_sphere_and_orthonormal_directions():
+    a = projections.sphere(100, 7, seed=3)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-14)
+    np.testing.assert_array_equal(a, projections.sphere(100, 7, seed=np.random.SeedSequence(3)))
+    q = projections.orthonormal(10, 4, seed=1)
+    np.testing.assert_allclose(q[:4] @ q[:4].T, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(q[4:8] @ q[4:8].T, np.eye(4), atol=1e-12)
+    assert q.shape == (10, 4)
+
+
+def test_orthonormal_blocks_are_haar():
+    """Sign-fixed QR is Haar: every coordinate of a direction has mean 0 and variance 1/d.
+
+    Without the sign fix, LAPACK's QR makes diag(R) negative-biased and the first
+    coordinate's mean drifts away from 0.
+    """
+    d = 3
+    q = projections.orthonormal(30000, d, seed=5)
+    assert np.abs(q.mean(axis=0)).max() < 4 * np.sqrt(1 / d / 30000)
+    np.testing.assert_allclose((q**2).mean(axis=0), 1 / d, atol=0.01)
+
+
+def test_seed_sequence_is_not_mutated():
+    ss = np.random.SeedSequence(11)
+    X = np.random.default_rng(0).standard_normal((100, 2))
+    a = fastsmi.smi(X, X + 1, n_projections=4, seed=ss)
+    b = fastsmi.smi(X, X + 1, n_projections=4, seed=ss)
+    np.testing.assert_array_equal(a.per_slice, b.per_slice)
+    assert ss.n_children_spawned == 0
+
+
+@pytest.mark.parametrize("module", ["fastsmi._smi", "fastsmi._mi", "fastsmi.projections"])
+def test_docstring_examples_run(module):
+    mod = __import__(module, fromlist=["_"])
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
