@@ -29,7 +29,7 @@ from fastsmi.mnist.infoplane import (  # noqa: E402
     tap_activations,
     varying_columns,
 )
-from fastsmi.mnist.model import RelativeGaussianNoise, SeedClassifier, seed_layers  # noqa: E402
+from fastsmi.mnist.model import FastDropout, RelativeGaussianNoise, SeedClassifier, seed_layers  # noqa: E402
 
 HAS_MI = hasattr(fastsmi, "mi")
 
@@ -181,6 +181,21 @@ def test_relative_noise_scale_and_inference_switch():
     assert abs(rel.std() - 1e-2) < 1e-4 and abs(rel.mean()) < 1e-4
     off = RelativeGaussianNoise(1e-2, on_inference=False).eval()
     assert torch.equal(off(x), x)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_dropout_has_the_dropout_distribution(channels_last):
+    x = torch.ones(50, 8, 20, 20)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    layer = FastDropout(0.1)
+    with seeded_torch(0):
+        out = layer(x)
+    dropped = (out == 0).double().mean().item()
+    assert abs(dropped - 0.1) < 4 * math.sqrt(0.1 * 0.9 / x.numel())
+    assert torch.allclose(out[out != 0], torch.tensor(1 / 0.9))
+    assert out.shape == x.shape and out.stride() == x.stride()
+    assert torch.equal(layer.eval()(x), x)
 
 
 def test_taps_equal_manual_forward():

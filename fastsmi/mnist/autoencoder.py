@@ -21,7 +21,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from .model import RelativeGaussianNoise
+from .model import FastDropout, RelativeGaussianNoise
 
 __all__ = ["ConvAutoencoder", "train_autoencoder", "encode", "pca_reduce"]
 
@@ -83,7 +83,7 @@ class ConvAutoencoder(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out in ((1, c1), (c1, c2), (c2, c3)):
             layers += [
-                nn.Dropout(dropout),
+                FastDropout(dropout),
                 nn.Conv2d(c_in, c_out, kernel_size=3, padding="same"),
                 nn.MaxPool2d(2),
                 act(),

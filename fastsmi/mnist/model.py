@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "FastDropout",
     "RelativeGaussianNoise",
     "SeedClassifier",
     "seed_layers",
@@ -64,6 +65,13 @@ def torch_seed(seed: int | np.random.SeedSequence | None) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
+def _random_like(x: torch.Tensor, sampler) -> torch.Tensor:
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        n, c, h, w = x.shape
+        return sampler((n, h, w, c), dtype=x.dtype, device=x.device).permute(0, 3, 1, 2)
+    return sampler(x.shape, dtype=x.dtype, device=x.device)
+
+
 def _standard_normal_like(x: torch.Tensor) -> torch.Tensor:
     """Standard normal tensor shaped like ``x``, drawn fast for channels-last tensors too.
 
@@ -71,10 +79,43 @@ def _standard_normal_like(x: torch.Tensor) -> torch.Tensor:
     a contiguous one; drawing a contiguous NHWC buffer and permuting it gives
     the same distribution and memory layout at the contiguous speed.
     """
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        n, c, h, w = x.shape
-        return torch.randn(n, h, w, c, dtype=x.dtype, device=x.device).permute(0, 3, 1, 2)
-    return torch.randn(x.shape, dtype=x.dtype, device=x.device)
+    return _random_like(x, torch.randn)
+
+
+class FastDropout(nn.Module):
+    """Inverted dropout, the distribution of :class:`torch.nn.Dropout`, drawn faster.
+
+    In training each element is zeroed with probability ``p`` and the others
+    are scaled by ``1 / (1 - p)``; in evaluation mode the input passes unchanged.
+    The mask is a comparison of uniform draws, which PyTorch generates about
+    twice as fast on the CPU as the Bernoulli draws of ``torch.nn.Dropout``.
+
+    Parameters
+    ----------
+    p : float, optional
+        Drop probability in [0, 1) (default 0.1).
+
+    Examples
+    --------
+    >>> layer = FastDropout(0.5).eval()
+    >>> bool(torch.equal(layer(torch.ones(4)), torch.ones(4)))
+    True
+    """
+
+    def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must lie in [0, 1), got {p}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = _random_like(x, torch.rand) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class RelativeGaussianNoise(nn.Module):
@@ -110,7 +151,7 @@ class RelativeGaussianNoise(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.sigma == 0.0 or not (self.training or self.on_inference):
             return x
-        return x + self.sigma * x * _standard_normal_like(x)
+        return torch.addcmul(x, x, _standard_normal_like(x), value=self.sigma)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, on_inference={self.on_inference}"
@@ -199,7 +240,7 @@ class SeedClassifier(nn.Module):
         c_in = (in_channels,) + tuple(channels[:2])
         for i in range(3):
             block = nn.Sequential(
-                nn.Dropout(dropout),
+                FastDropout(dropout),
                 noise_layer(),
                 nn.Conv2d(c_in[i], channels[i], kernel_size=kernel_size),
                 nn.MaxPool2d(pool),
@@ -207,7 +248,7 @@ class SeedClassifier(nn.Module):
             )
             self.add_module(f"layer{i + 1}", block)
         def dense_drop() -> list[nn.Module]:
-            return [nn.Dropout(dropout)] if dense_dropout else []
+            return [FastDropout(dropout)] if dense_dropout else []
 
         self.layer4 = nn.Sequential(
             nn.Flatten(1), *dense_drop(), noise_layer(), nn.Linear(flat, hidden), act()
