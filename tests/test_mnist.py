@@ -423,6 +423,14 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
         R.run_experiment(_tiny_config(tmp_path / "b", lr=1e-2))
 
 
+def test_bad_estimator_fails_before_training(tmp_path, monkeypatch):
+    from fastsmi.mnist import run as R
+
+    monkeypatch.setattr(R, "train_epoch", lambda *a, **k: pytest.fail("trained despite a bad estimator"))
+    with pytest.raises(ValueError, match="nope"):
+        R.run_experiment(_tiny_config(tmp_path, estimator="nope"))
+
+
 def test_cli_parses_and_runs(tmp_path, monkeypatch):
     from fastsmi.mnist.cli import add_parser
 

@@ -181,8 +181,13 @@ def run_command(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write(f"fastsmi mnist: {_INSTALL_HINT}\n")
         return 2
+    import logging
+
     from .data import MNISTNotFoundError
     from .run import run_experiment, summarize
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     try:
         config = config_from_args(args)

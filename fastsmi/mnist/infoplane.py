@@ -252,6 +252,9 @@ def tap_activations(
     x = torch.as_tensor(x)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError("x must hold at least one sample along its first axis")
+    param_dtype = next((p.dtype for p in model.parameters()), None)
+    if param_dtype is not None and x.is_floating_point() and x.dtype != param_dtype:
+        x = x.to(param_dtype)  # e.g. float64 numpy input to a float32 network
 
     by_module: dict[int, list[str]] = {}
     for label, module in modules.items():

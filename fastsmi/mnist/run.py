@@ -335,6 +335,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     ss = np.random.SeedSequence(config.seed)
     ckpt_path = out / "checkpoint.pt"
 
+    _check_estimator(config)
     t0 = time.perf_counter()
     data = _load_data(config)
     x_train = torch.from_numpy(mnist_data.normalize_images(data.x_train))
@@ -497,6 +498,10 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
                 dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc, test_loss=test_loss,
                      test_accuracy=test_acc, train_seconds=t_train, eval_seconds=t_eval)
             )
+            logger.info(
+                "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f (%.1f s)",
+                epoch, train_loss, test_loss, test_acc, t_train + t_eval,
+            )
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{test_acc:.3f}")
@@ -523,6 +528,21 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             plot_training_curves(history, out / "training_curves.png")
     timings["total"] = time.perf_counter() - t_start
     return ExperimentResult(records=records, history=history, completed=completed, out=out, timings=timings)
+
+
+def _check_estimator(config: ExperimentConfig) -> None:
+    """Fail before hours of training if the estimator settings are rejected by the core."""
+    import fastsmi
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4 * config.k + 20, 2))
+    labels = np.arange(a.shape[0]) % 2
+    common = dict(estimator=config.estimator, k=config.k, n_jobs=1, backend=config.backend, seed=0)
+    if config.smi:
+        fastsmi.smi(a, a[:, ::-1] + a, n_projections=2, method=config.method, progress=False, **common)
+        fastsmi.smi(a, labels, n_projections=2, y_discrete=True, progress=False, **common)
+    if config.aemi:
+        fastsmi.mi(a, a + rng.standard_normal(a.shape), estimator=config.estimator, k=config.k, n_jobs=1)
 
 
 def _ae_signature(config: ExperimentConfig) -> dict:
