@@ -282,3 +282,24 @@ def test_markdown_answers_ksg_vs_seed_at_high_d():
     wins = sum(by[("ksg", d)] > by[("seed", d)] for d in (20, 40))
     assert f"sliced, d >= 20: KSG is better correlated than the seed's KL at {wins} of 2 dimensions" \
         in summary_markdown(summary)
+
+
+def test_failing_cell_is_recorded_not_fatal(tmp_path, monkeypatch):
+    import json
+
+    real = syn.full_mi
+
+    def flaky(X, Y, **kw):
+        if X.shape[1] == 2:
+            raise ValueError("cannot whiten: the sample covariance is singular")
+        return real(X, Y, **kw)
+
+    monkeypatch.setattr(syn, "full_mi", flaky)
+    cfg = syn.SyntheticConfig(dims=(2, 3), mi_values=(0.0, 1.0), n_samples=200, kinds=("full",), estimators=("ksg",))
+    with pytest.warns(RuntimeWarning, match="2 cell"):
+        res = syn.run_experiment(cfg, tmp_path, plots=False, progress=False)
+    assert res.complete
+    rows = syn.load_results(tmp_path / "results.csv")
+    assert all(math.isnan(r["estimate"]) == (r["d"] == 2) for r in rows)
+    errors = json.loads((tmp_path / "config.json").read_text())["cell_errors"]
+    assert len(errors) == 2 and all(e["d"] == 2 and "singular" in e["error"] for e in errors)

@@ -39,6 +39,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -401,7 +402,9 @@ def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], setting
     Yields
     ------
     dict
-        A row with the keys of :data:`COLUMNS`.
+        A row with the keys of :data:`COLUMNS`.  When an estimator raises ValueError or an
+        arithmetic error on these samples, the row has a NaN estimate and an extra ``"error"``
+        message (recorded in ``config.json``; delete the row from ``results.csv`` to retry).
     """
     import fastsmi
 
@@ -413,24 +416,33 @@ def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], setting
     X, Y = model.sample(settings["n_samples"], rng=np.random.default_rng(data_ss))
     for estimator, sliced in variants:
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        if sliced:
-            res = fastsmi.smi(
-                X, Y, n_projections=settings["n_projections"], estimator=estimator, k=settings["k"],
-                seed=_copy(slice_ss),
-                n_jobs=settings["n_jobs"], backend=settings["backend"], return_slices=False,
-                method=settings["method"], progress=False,
-            )
-            estimate, stderr = float(res.value), float(res.stderr)
-        else:
-            estimate = full_mi(X, Y, estimator=estimator, k=settings["k"], seed=_copy(full_ss),
-                               n_jobs=settings["n_jobs"], backend=settings["backend"])
-            stderr = float("nan")
-        yield {
+        error = None
+        try:
+            if sliced:
+                res = fastsmi.smi(
+                    X, Y, n_projections=settings["n_projections"], estimator=estimator, k=settings["k"],
+                    seed=_copy(slice_ss), n_jobs=settings["n_jobs"], backend=settings["backend"],
+                    return_slices=False, method=settings["method"], progress=False,
+                )
+                estimate, stderr = float(res.value), float(res.stderr)
+            else:
+                estimate = full_mi(X, Y, estimator=estimator, k=settings["k"], seed=_copy(full_ss),
+                                   n_jobs=settings["n_jobs"], backend=settings["backend"])
+                stderr = float("nan")
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # A data-dependent failure of one estimator (e.g. a singular covariance to whiten)
+            # must not stop a long grid: the cell gets NaN and the message goes to config.json.
+            estimate = stderr = float("nan")
+            error = f"{type(exc).__name__}: {exc}"
+        row = {
             "model": group.model, "d": group.d, "mi": group.mi, "run": group.run,
             "estimator": estimator, "sliced": bool(sliced), "estimate": estimate, "stderr": stderr,
             "exact_mi": exact_mi, "exact_smi": exact_smi, "seed": seed,
             "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
         }
+        if error is not None:
+            row["error"] = error
+        yield row
 
 
 def compute_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -790,9 +802,12 @@ def run_experiment(
     }
     if config_path.exists():
         try:
-            meta["history"] = json.loads(config_path.read_text()).get("history", [])
+            previous = json.loads(config_path.read_text())
         except ValueError:
-            meta["history"] = []
+            previous = {}
+        meta["history"] = previous.get("history", [])
+        if previous.get("cell_errors"):
+            meta["cell_errors"] = previous["cell_errors"]
     _write_json(config_path, meta)
 
     settings = config.to_dict()
@@ -800,8 +815,13 @@ def run_experiment(
     bar = _progress_bar(len(todo), progress)
     computed = 0
 
+    errors: list[dict[str, Any]] = []
+
     def sink(row: dict[str, Any]) -> None:
         nonlocal computed
+        if "error" in row:
+            errors.append({**{k: row[k] for k in ("model", "d", "mi", "run", "estimator", "sliced")},
+                           "error": row.pop("error")})
         writer.write(row)
         existing[_row_key(row)] = row
         computed += 1
@@ -834,6 +854,10 @@ def run_experiment(
         result.files = write_outputs(in_grid, result.summary, out, plots=plots)
     result.seconds = time.perf_counter() - t0
     meta["environment"].update(_threading_layer())
+    if errors:
+        meta["cell_errors"] = meta.get("cell_errors", []) + errors
+        warnings.warn(f"{len(errors)} cell(s) failed and were recorded as NaN; see {config_path} "
+                      f"(first: {errors[0]['error']})", RuntimeWarning, stacklevel=2)
     meta.update(status="complete" if remaining == 0 else "partial", finished_utc=time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), computed=computed, skipped=skipped, remaining=remaining,
         seconds=result.seconds)
