@@ -393,7 +393,7 @@ def plot_estimates(rows: Sequence[dict[str, Any]], model: str, stem: str | Path,
                                     lw=0)
                 plotted += list(mean)
             top = max(exact_mi + [0.1])
-            lo, hi = _limits(plotted, 0.0, max(plotted + [0.1]) if sliced else top)
+            lo, hi = _limits(plotted, 0.0, max(plotted + [1e-3]) if sliced else top)
             clipped = False
             if not sliced and (lo < -0.5 * top or hi > 2.0 * top):
                 # The seed's full-dimensional estimator can swing by hundreds of nats; keep
