@@ -63,7 +63,6 @@ def add_parser(subparsers: Any) -> None:
             "10 runs. Results are appended to OUT/results.csv as cells finish; rerunning with the same "
             "--out resumes."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("figure", choices=("fig1", "fig2"), help="which of the seed's grids to run")
     p.add_argument("--out", default=None, help="output directory (default: ./fastsmi-out/FIGURE)")
@@ -90,12 +89,12 @@ def add_parser(subparsers: Any) -> None:
     est.add_argument("--dof", type=float, default=None, help="degrees of freedom of the student_t model (default 5)")
     est.add_argument("--method", choices=("sphere", "orthonormal"), default=None,
                      help="directions: uniform (sphere) or the seed's stacked orthonormal blocks (default sphere)")
-    est.add_argument("--backend", choices=("auto", "numba", "cython"), default=None, help="SMI backend")
+    est.add_argument("--backend", choices=("auto", "numba", "cython"), default=None, help="SMI backend (default auto)")
     est.add_argument("--n-jobs", type=int, default=None,
                      help="threads per cell (default: all cores in sequence, 1 with --processes or Dask)")
     run = p.add_argument_group("execution")
     run.add_argument("--dask", action="store_true", help="run the cells on a local Dask cluster")
-    run.add_argument("--dask-workers", type=int, default=2, help="workers of the --dask LocalCluster")
+    run.add_argument("--dask-workers", type=int, default=2, help="workers of the --dask LocalCluster (default 2)")
     run.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                      help="run the cells on this Dask scheduler")
     run.add_argument("--processes", type=int, default=None,
