@@ -13,7 +13,9 @@ Results go to an output directory:
     One row per cell (:data:`COLUMNS`), appended and flushed as each cell finishes.  A rerun
     with the same directory skips the finished cells; when the grid is complete the file is
     rewritten in grid order, so an interrupted-and-resumed run ends with the same table as
-    an uninterrupted one (timing columns aside).
+    an uninterrupted one (timing columns aside).  ``wall_s`` and ``cpu_s`` time the
+    estimator call alone; ``cpu_s`` is the CPU time of the whole process running the cell (all
+    its threads), so on a multi-threaded Dask worker it also counts concurrent cells.
 ``config.json``
     The parameters, the environment (versions, backend, threads) and the run's timing.
 ``summary.csv``, ``summary.md``, ``estimates_<model>.png/.svg``, ``correlation_<model>.png/.svg``
