@@ -18,6 +18,12 @@ Run the full Figure 2 grid (resumable; rerun the same command after an interrupt
 
     python bench/bench_synthetic.py --full [--out fastsmi-out/fig2] [--dask]
     # equivalently: fastsmi synthetic fig2 --out fastsmi-out/fig2
+
+The same grid on a 2-worker Dask LocalCluster, then the comparison with the local run
+(identical cells, wall times)::
+
+    fastsmi synthetic fig2 --dask --out fastsmi-out/fig2-dask
+    python bench/bench_synthetic.py --compare fastsmi-out/fig2 fastsmi-out/fig2-dask
 """
 from __future__ import annotations
 
@@ -82,11 +88,19 @@ def main(argv=None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--extrapolate", action="store_true", help="time one group per d, extrapolate the grid")
     mode.add_argument("--full", action="store_true", help="run the full Figure 2 grid")
+    mode.add_argument("--compare", nargs=2, metavar=("DIR_A", "DIR_B"),
+                      help="compare two result directories (e.g. local and --dask): identical cells, times")
     parser.add_argument("--out", default="fastsmi-out/fig2", help="output directory of --full")
     parser.add_argument("--dask", action="store_true", help="--full on a 2-worker Dask LocalCluster")
     args = parser.parse_args(argv)
     if args.extrapolate:
         extrapolate()
+        return 0
+    if args.compare:
+        from fastsmi.experiments.synthetic import compare_runs
+
+        for key, value in compare_runs(*args.compare).items():
+            print(f"{key:>14}: {value}")
         return 0
     from fastsmi.experiments.cli import main as cli_main
 
