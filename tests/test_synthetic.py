@@ -150,7 +150,8 @@ def test_resume_refuses_other_parameters(tmp_path):
 
 
 def test_kill_subprocess_midway_then_resume(tmp_path):
-    args = ["synthetic", "fig1", "--dims", "1,2,3", "--mi-values", "0,0.75,1.5,2.25,3", "-n", "300", "-m", "16",
+    # 80 cells: far more than can finish between two polls, so the kill lands midway
+    args = ["synthetic", "fig1", "--dims", "1,2,3,4", "--mi-values", "0,0.75,1.5,2.25,3", "-n", "400", "-m", "32",
             "--no-plots", "--no-progress"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "fastsmi.experiments.cli", *args, "--out", str(killed)],
@@ -167,12 +168,12 @@ def test_kill_subprocess_midway_then_resume(tmp_path):
     finally:
         proc.wait(timeout=30)
     done = len(syn.load_results(results))
-    assert 3 <= done < 60
+    assert 3 <= done < 80
     assert main([*args, "--out", str(killed)]) == 0
     clean = tmp_path / "clean"
     assert main([*args, "--out", str(clean)]) == 0
     assert _table(results) == _table(clean / "results.csv")
-    assert len(_table(results)) == 1 + 60
+    assert len(_table(results)) == 1 + 80
 
 
 def test_dask_local_cluster_matches_local(tmp_path):
