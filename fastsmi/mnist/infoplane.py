@@ -149,7 +149,9 @@ def varying_columns(a: np.ndarray) -> np.ndarray:
     is always zero) are dropped before slicing: for a direction uniform on the
     sphere, its restriction to the varying coordinates points uniformly on their
     sphere, the constant coordinates only shift each projection, and MI is
-    invariant to shifts and scalings, so SMI is unchanged.
+    invariant to shifts and scalings, so SMI is unchanged. (With the seed's
+    orthonormal blocks, ``method="orthonormal"``, the restricted rows are no
+    longer exactly orthogonal to each other; each is still a uniform direction.)
 
     Parameters
     ----------
