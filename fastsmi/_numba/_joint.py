@@ -28,9 +28,41 @@ _BYTE = np.uint64(0xFF)
 
 
 @njit(**JIT_OPTIONS)
-def grid_size(n):
-    g = int(np.sqrt(n / GRID_POINTS_PER_CELL))
-    return max(g, 1)
+def grid_size_max(n):
+    """Largest grid side the workspace holds: 2 sqrt(n) (4n cells)."""
+    return max(int(2.0 * np.sqrt(n)), 1)
+
+
+@njit(**JIT_OPTIONS)
+def grid_size(a, b):
+    """Grid side for the points ``(a, b)``: about GRID_POINTS_PER_CELL points per occupied cell.
+
+    Dependent samples fill only a band around the diagonal of the quantile
+    grid, of relative width about ``sqrt(1 - r^2)`` (r the sample
+    correlation); the grid is refined accordingly so that the cells near the
+    diagonal do not fill up.  Only speed depends on this choice.
+    """
+    n = a.shape[0]
+    ma = 0.0
+    mb = 0.0
+    for i in range(n):
+        ma += a[i]
+        mb += b[i]
+    ma /= n
+    mb /= n
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for i in range(n):
+        da = a[i] - ma
+        db = b[i] - mb
+        saa += da * da
+        sbb += db * db
+        sab += da * db
+    r2 = sab * sab / (saa * sbb) if saa > 0.0 and sbb > 0.0 else 0.0
+    width = max(np.sqrt(max(1.0 - r2, 0.0)), 1.0 / np.sqrt(n))
+    g = int(np.sqrt(n / (GRID_POINTS_PER_CELL * width)))
+    return min(max(g, 1), grid_size_max(n))
 
 
 @njit(**JIT_OPTIONS)
@@ -83,7 +115,7 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
 @njit(**JIT_OPTIONS)
 def alloc_workspace(n, k, search):
     """Arrays for one thread.  Index: meaning."""
-    g = grid_size(n) if search == SEARCH_GRID else 1
+    g = grid_size_max(n) if search == SEARCH_GRID else 1
     return (
         np.empty(n),                       # 0 xs: first coordinate, sorted
         np.empty(n),                       # 1 ysx: second coordinate in x-order
@@ -100,6 +132,7 @@ def alloc_workspace(n, k, search):
         np.empty((3, n), np.uint64),       # 12 radix keys / cell of each x-rank
         np.empty(257, np.int64),           # 13 radix counts
         np.empty((4, g + 1)),              # 14 column and row bounds
+        np.zeros(1, np.int64),             # 15 grid side used for the current slice
     )
 
 
@@ -115,7 +148,8 @@ def sort_values(a, ws, order, out):
 @njit(**JIT_OPTIONS)
 def _build_grid(ws, g):
     """Bucket the points into a g x g grid over the quantiles of x and y."""
-    xs, ysx, ys, order, y_rank, cell_start, members, _, _, _, _, coords, keys, _, bounds = ws
+    xs, ysx, ys, order, y_rank, cell_start, members, coords, keys, bounds = (ws[0], ws[1], ws[2], ws[3], ws[4], ws[5],
+                                                                             ws[6], ws[11], ws[12], ws[14])
     n = xs.shape[0]
     cell_of = keys[2]
     n_cells = g * g
@@ -160,11 +194,13 @@ def sort_joint(a, b, ws, search):
     for p in range(n):
         y_order[p] = scratch[order[p]]  # now: y-rank of x-rank p
     if search == SEARCH_GRID:
-        _build_grid(ws, grid_size(n))
+        g = grid_size(a, b)
+        ws[15][0] = g
+        _build_grid(ws, g)
 
 
 @njit(**JIT_OPTIONS)
-def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, metric, nd, ni):
+def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
@@ -178,7 +214,6 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, me
     """
     n = xs.shape[0]
     k = nd.shape[1]
-    g = bounds.shape[1] - 1
     dist = np.empty(k)
     idx = np.empty(k, np.int64)
     euclid = metric != METRIC_MAX
@@ -344,6 +379,6 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
 def knn_all(ws, metric, search):
     """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws[7]``, ``ws[8]``."""
     if search == SEARCH_GRID:
-        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], metric, ws[7], ws[8])
+        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8])
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])
