@@ -475,25 +475,23 @@ cdef inline void knn_all(Workspace *ws, int metric, int search) noexcept nogil:
 # ----------------------------------------------------------------------------
 cdef inline Py_ssize_t count_up(const double *xs, Py_ssize_t n, Py_ssize_t start, double x0, double radius,
                                 bint strict) noexcept nogil:
-    """Number of ``j >= start`` with ``xs[j] - x0 < radius`` (``<=`` if not strict)."""
-    cdef Py_ssize_t j = start, limit = start + LINEAR, end, m, t, lo, hi, mid
+    """Number of ``j >= start`` with ``xs[j] - x0 < radius`` (``<=`` if not strict).
+
+    The predicate holds on a prefix of ``xs[start:]``: a linear scan of up to
+    ``LINEAR`` entries, then a binary search.
+    """
+    cdef Py_ssize_t j = start, limit = start + LINEAR, lo, hi, mid
     cdef double d
     if limit > n:
         limit = n
-    while j < limit:
-        end = j + 16
-        if end > limit:
-            end = limit
-        m = 0
-        if strict:
-            for t in range(j, end):
-                m += xs[t] - x0 < radius
-        else:
-            for t in range(j, end):
-                m += xs[t] - x0 <= radius
-        if m < end - j:
-            return j + m - start
-        j = end
+    if strict:
+        while j < limit and xs[j] - x0 < radius:
+            j += 1
+    else:
+        while j < limit and xs[j] - x0 <= radius:
+            j += 1
+    if j < limit or j == n:
+        return j - start
     lo = j
     hi = n
     while lo < hi:
@@ -509,24 +507,18 @@ cdef inline Py_ssize_t count_up(const double *xs, Py_ssize_t n, Py_ssize_t start
 cdef inline Py_ssize_t count_down(const double *xs, Py_ssize_t start, double x0, double radius,
                                   bint strict) noexcept nogil:
     """Number of ``j <= start`` with ``x0 - xs[j] < radius`` (``<=`` if not strict)."""
-    cdef Py_ssize_t j = start, limit = start - LINEAR, end, m, t, lo, hi, mid
+    cdef Py_ssize_t j = start, limit = start - LINEAR, lo, hi, mid
     cdef double d
     if limit < -1:
         limit = -1
-    while j > limit:
-        end = j - 16
-        if end < limit:
-            end = limit
-        m = 0
-        if strict:
-            for t in range(end + 1, j + 1):
-                m += x0 - xs[t] < radius
-        else:
-            for t in range(end + 1, j + 1):
-                m += x0 - xs[t] <= radius
-        if m < j - end:
-            return start - j + m
-        j = end
+    if strict:
+        while j > limit and x0 - xs[j] < radius:
+            j -= 1
+    else:
+        while j > limit and x0 - xs[j] <= radius:
+            j -= 1
+    if j > limit or j == -1:
+        return start - j
     lo = 0
     hi = j + 1
     while lo < hi:
