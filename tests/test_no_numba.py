@@ -12,9 +12,9 @@ import textwrap
 
 import pytest
 
-from conftest import BACKENDS
+from conftest import _available
 
-pytestmark = pytest.mark.skipif("cython" not in BACKENDS, reason="the Cython backend is not built")
+pytestmark = pytest.mark.skipif(not _available("cython"), reason="the Cython backend is not built")
 
 SCRIPT = textwrap.dedent(
     """

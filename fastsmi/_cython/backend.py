@@ -110,7 +110,23 @@ def run_block(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarr
 
     Columns past ``out.shape[0]`` (padding of the last block) are ignored.
     A projection of X (Y) whose range is at most ``tols[0]`` (``tols[1]``) is
-    constant: ``status[s] = 1`` (``2``) and ``out[s] = NaN``.
+    constant: ``status[s] = 1`` (``2``) and ``out[s] = NaN``.  ``out`` holds
+    the kernel sums; the estimate of slice ``s`` is ``out[s] + plan.const``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._cython import backend
+    >>> from fastsmi._plan import make_plan
+    >>> rng = np.random.default_rng(0)
+    >>> PX = rng.standard_normal((200, 16))
+    >>> PY = PX + rng.standard_normal((200, 16))
+    >>> plan = make_plan("ksg", 5, 200)
+    >>> out, status = np.empty(3), np.zeros(3, np.int8)
+    >>> jitter = np.zeros(200)
+    >>> backend.run_block(plan, PX, PY, jitter, jitter, np.zeros(2), None, out, status, "grid")
+    >>> bool(np.all(out + plan.const > 0.1)), status.tolist()
+    (True, [0, 0, 0])
     """
     if search not in SEARCHES:
         raise ValueError(f"unknown joint search {search!r}; use one of {tuple(SEARCHES)}.")
