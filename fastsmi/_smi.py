@@ -90,6 +90,12 @@ def _check_directions(theta: Any, m: Optional[int], d: int, name: str) -> np.nda
     return arr
 
 
+def _unit_directions(given: Any, m: int, d: int, method: str, ss: np.random.SeedSequence, name: str) -> np.ndarray:
+    """The user's directions (checked) or ``m`` drawn ones, normalised to unit rows."""
+    theta = directions(m, d, method=method, seed=ss) if given is None else _check_directions(given, m, d, name)
+    return theta / np.sqrt((theta**2).sum(axis=1))[:, None]
+
+
 def _block_size(n: int, m: int, block_size: Optional[int]) -> int:
     g = PROJECTION_GRANULE
     if block_size is None:
@@ -283,20 +289,11 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     else:
         m = V.check_positive_int(n_projections, "n_projections")
     ss = as_seed_sequence(seed)
-    if directions_x is not None:
-        theta_x = _check_directions(directions_x, m, dx, "directions_x")
-    else:
-        theta_x = directions(m, dx, method=method, seed=_child(ss, 0))
-    theta_x = theta_x / np.sqrt((theta_x**2).sum(axis=1))[:, None]
+    theta_x = _unit_directions(directions_x, m, dx, method, _child(ss, 0), "directions_x")
     jitter_x = _jitter(_child(ss, 2), n)
     theta_y = jitter_y = None
     if Ymat is not None:
-        dy = Ymat.shape[1]
-        if directions_y is not None:
-            theta_y = _check_directions(directions_y, m, dy, "directions_y")
-        else:
-            theta_y = directions(m, dy, method=method, seed=_child(ss, 1))
-        theta_y = theta_y / np.sqrt((theta_y**2).sum(axis=1))[:, None]
+        theta_y = _unit_directions(directions_y, m, Ymat.shape[1], method, _child(ss, 1), "directions_y")
         jitter_y = _jitter(_child(ss, 3), n)
 
     backend_mod = get_backend(backend)

@@ -270,6 +270,20 @@ def _chunk_bounds(c, n_chunks, b):
     return (c * b) // n_chunks, ((c + 1) * b) // n_chunks
 
 
+@njit(**JIT_OPTIONS)
+def _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
+    """Standardise slice ``s`` of X and Y into ``x``, ``y``; flag a constant projection."""
+    if not standardize_column(PX, s, JX, x, tols[0]):
+        status[s] = STATUS_CONSTANT_X
+        out[s] = np.nan
+        return False
+    if not standardize_column(PY, s, JY, y, tols[1]):
+        status[s] = STATUS_CONSTANT_Y
+        out[s] = np.nan
+        return False
+    return True
+
+
 @njit(**PARALLEL_JIT_OPTIONS)
 def ksg_block(PX, PY, JX, JY, tols, k, variant, search, psi, out, status, n_chunks):
     """KSG for every slice ``s < out.shape[0]``: ``(PX[:, s], PY[:, s])``.
@@ -285,13 +299,7 @@ def ksg_block(PX, PY, JX, JY, tols, k, variant, search, psi, out, status, n_chun
         y = np.empty(n)
         lo, hi = _chunk_bounds(c, n_chunks, b)
         for s in range(lo, hi):
-            if not standardize_column(PX, s, JX, x, tols[0]):
-                status[s] = STATUS_CONSTANT_X
-                out[s] = np.nan
-            elif not standardize_column(PY, s, JY, y, tols[1]):
-                status[s] = STATUS_CONSTANT_Y
-                out[s] = np.nan
-            else:
+            if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
                 out[s] = ksg_slice(x, y, k, variant, search, psi, ws)
 
 
@@ -308,13 +316,7 @@ def kl_block(PX, PY, JX, JY, tols, k, coef, whiten, search, out, status, n_chunk
         wbuf = np.empty((3, n))
         lo, hi = _chunk_bounds(c, n_chunks, b)
         for s in range(lo, hi):
-            if not standardize_column(PX, s, JX, x, tols[0]):
-                status[s] = STATUS_CONSTANT_X
-                out[s] = np.nan
-            elif not standardize_column(PY, s, JY, y, tols[1]):
-                status[s] = STATUS_CONSTANT_Y
-                out[s] = np.nan
-            else:
+            if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
                 out[s] = kl_slice(x, y, k, coef, whiten, search, ws, wbuf)
 
 
