@@ -421,6 +421,13 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, monkeypatch):
 
     with pytest.raises(ValueError, match="different settings"):
         R.run_experiment(_tiny_config(tmp_path / "b", lr=1e-2))
+    with pytest.raises(ValueError, match="beyond epochs=2"):
+        R.run_experiment(_tiny_config(tmp_path / "b", epochs=2))
+
+    # extending the finished run by one epoch with one more measurement
+    longer = R.run_experiment(_tiny_config(tmp_path / "b", epochs=4, measure_epochs=(0, 1, 3, 4)))
+    assert longer.completed and len(calls) == 2
+    assert sorted({r["epoch"] for r in longer.records}) == [0, 1, 3, 4]
 
 
 def test_bad_estimator_fails_before_training(tmp_path, monkeypatch):

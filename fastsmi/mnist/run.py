@@ -62,7 +62,11 @@ SEED_MEASURE_EPOCHS: tuple[int, ...] = tuple(range(2, 50, 2)) + tuple(range(50, 
 _CHECKPOINT_VERSION = 1
 _AE_ARCHITECTURE = "seed-conv-ae-v1"
 # Fields that may differ between an interrupted run and its resumption.
-_RESUMABLE_FIELDS = {"out", "progress", "max_measurements", "threads", "n_jobs", "resume", "figures", "ae_cache"}
+# A run can also be extended: more epochs, or a schedule that adds later measurements.
+_RESUMABLE_FIELDS = {
+    "out", "progress", "max_measurements", "threads", "n_jobs", "resume", "figures", "ae_cache",
+    "epochs", "measure_epochs",
+}
 
 # Keys of the seed sequence's children.
 _KEY_INIT, _KEY_AE, _KEY_XDIR, _KEY_TRAIN, _KEY_EVAL, _KEY_MEASURE = range(6)
@@ -375,6 +379,11 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         history, records = list(ckpt["history"]), list(ckpt["records"])
         start_epoch = int(ckpt["epoch"])
         measured = set(int(e) for e in ckpt["measured"])
+        if start_epoch > config.epochs:
+            raise ValueError(
+                f"the checkpoint in {out} is at epoch {start_epoch}, beyond epochs={config.epochs}; "
+                "ask for at least as many epochs, or use resume=False (--no-resume) to start afresh"
+            )
         logger.info("resuming %s after epoch %d (%d measurements done)", out, start_epoch, len(measured))
     with open(out / "config.json", "w") as fh:
         json.dump(config.to_json(), fh, indent=2)
