@@ -473,7 +473,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
 
     current = {"epoch": start_epoch, "saved": start_epoch if ckpt_path.is_file() and config.resume else None}
     stopped = False
-    if 0 in schedule and 0 not in measured:
+    if 0 in schedule and 0 not in measured and start_epoch == 0:
         measure(0)
         save_checkpoint(0)
         n_done_here += 1
