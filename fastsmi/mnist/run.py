@@ -434,6 +434,8 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         )
     layers, transforms = seed_layers()
     schedule = [e for e in config.measure_epochs if e <= config.epochs]
+    if start_epoch > 0 and 0 not in measured:
+        schedule = [e for e in schedule if e != 0]  # the untrained network is gone
     n_done_here = 0
 
     def measure(epoch: int) -> None:
