@@ -78,6 +78,21 @@ def test_cython_matches_numba_on_ties(estimator, k, search, monkeypatch):
 
 @requires_numba
 @requires_cython
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_cython_matches_numba_on_nearly_dependent_slices(estimator):
+    """Correlation near 1: the quantile grid is refined up to its cap of 2 sqrt(n) per side."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((400, 2))
+    Y = X + 1e-4 * rng.standard_normal((400, 2))
+    theta = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    a = fastsmi.smi(X, Y, directions_x=theta, directions_y=theta, estimator=estimator, k=3, seed=0, backend="numba")
+    b = fastsmi.smi(X, Y, directions_x=theta, directions_y=theta, estimator=estimator, k=3, seed=0, backend="cython")
+    assert np.all(a.per_slice > 4.0)
+    np.testing.assert_allclose(b.per_slice, a.per_slice, rtol=0, atol=1e-10)
+
+
+@requires_numba
+@requires_cython
 @pytest.mark.parametrize("estimator", DISCRETE_ESTIMATORS)
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("n,n_classes", [(40, 2), (500, 5)])

@@ -61,7 +61,8 @@ cdef uint64_t ALL = 0xFFFFFFFFFFFFFFFFULL
 cdef struct Workspace:
     Py_ssize_t n
     Py_ssize_t k
-    Py_ssize_t g
+    Py_ssize_t g         # grid side of the current slice
+    Py_ssize_t gmax      # largest grid side the buffers hold
     double *x            # standardised first sample
     double *y            # standardised second sample
     double *xs           # first coordinate, sorted
@@ -69,12 +70,12 @@ cdef struct Workspace:
     double *ys           # second coordinate, sorted
     Py_ssize_t *order    # original index of x-rank p
     Py_ssize_t *yrank    # y-order, then y-rank of x-rank p
-    Py_ssize_t *iscratch # radix order scratch / inverse permutation
+    Py_ssize_t *iscratch # radix order scratch / inverse permutation / grid fill pointers
     Py_ssize_t *cell_start
     Py_ssize_t *members  # grid members' original indices
     Py_ssize_t *cell_of  # grid cell of each x-rank
     double *coords       # grid members' coordinates, (2, n)
-    double *bounds       # column and row bounds, (4, g + 1)
+    double *bounds       # column and row bounds, (4, gmax + 1)
     double *nd           # neighbour distances by x-rank, (n, k)
     Py_ssize_t *ni       # neighbour original indices by x-rank, (n, k)
     double *kd           # one query's current k best distances
@@ -87,18 +88,53 @@ cdef struct Workspace:
     Py_ssize_t *fill     # per-class fill pointers
 
 
-cdef Py_ssize_t grid_size(Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t g = <Py_ssize_t>sqrt(n / GRID_POINTS_PER_CELL)
+cdef Py_ssize_t grid_size_max(Py_ssize_t n) noexcept nogil:
+    """Largest grid side the workspace holds: 2 sqrt(n) (4n cells)."""
+    cdef Py_ssize_t g = <Py_ssize_t>(2.0 * sqrt(<double>n))
     return g if g > 1 else 1
+
+
+cdef Py_ssize_t grid_size(const double *a, const double *b, Py_ssize_t n) noexcept nogil:
+    """Grid side for the points ``(a, b)``: about GRID_POINTS_PER_CELL points per occupied cell.
+
+    Dependent samples fill only a band around the diagonal of the quantile
+    grid, of relative width about ``sqrt(1 - r^2)`` (r the sample
+    correlation); the grid is refined accordingly, as in the Numba backend.
+    Only speed depends on this choice.
+    """
+    cdef Py_ssize_t i, g, top
+    cdef double ma = 0.0, mb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0, da, db, r2, width, floor_w
+    for i in range(n):
+        ma += a[i]
+        mb += b[i]
+    ma /= n
+    mb /= n
+    for i in range(n):
+        da = a[i] - ma
+        db = b[i] - mb
+        saa += da * da
+        sbb += db * db
+        sab += da * db
+    r2 = sab * sab / (saa * sbb) if saa > 0.0 and sbb > 0.0 else 0.0
+    width = sqrt(1.0 - r2 if 1.0 - r2 > 0.0 else 0.0)
+    floor_w = 1.0 / sqrt(<double>n)
+    if width < floor_w:
+        width = floor_w
+    g = <Py_ssize_t>sqrt(n / (GRID_POINTS_PER_CELL * width))
+    if g < 1:
+        g = 1
+    top = grid_size_max(n)
+    return g if g < top else top
 
 
 cdef int ws_alloc(Workspace *ws, Py_ssize_t n, Py_ssize_t k, int search, Py_ssize_t n_classes) noexcept nogil:
     """Allocate every buffer; returns -1 on failure (then ``ws_free`` is safe)."""
-    cdef Py_ssize_t g = grid_size(n) if search == C_SEARCH_GRID else 1
+    cdef Py_ssize_t g = grid_size_max(n) if search == C_SEARCH_GRID else 1
     cdef Py_ssize_t kk = k if k > 1 else 1
     ws.n = n
     ws.k = k
     ws.g = g
+    ws.gmax = g
     ws.x = <double *>malloc(n * sizeof(double))
     ws.y = <double *>malloc(n * sizeof(double))
     ws.xs = <double *>malloc(n * sizeof(double))
@@ -106,7 +142,8 @@ cdef int ws_alloc(Workspace *ws, Py_ssize_t n, Py_ssize_t k, int search, Py_ssiz
     ws.ys = <double *>malloc(n * sizeof(double))
     ws.order = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
     ws.yrank = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
-    ws.iscratch = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+    # iscratch also holds the grid's fill pointers: up to gmax^2 <= 4 n cells
+    ws.iscratch = <Py_ssize_t *>malloc((n if n > g * g else g * g) * sizeof(Py_ssize_t))
     ws.cell_start = <Py_ssize_t *>malloc((g * g + 1) * sizeof(Py_ssize_t))
     ws.members = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
     ws.cell_of = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
@@ -266,7 +303,7 @@ cdef void build_grid(Workspace *ws) noexcept nogil:
     cdef Py_ssize_t *cell_start = ws.cell_start
     cdef Py_ssize_t *fill = ws.iscratch
     cdef double *bounds = ws.bounds
-    cdef Py_ssize_t gp = g + 1
+    cdef Py_ssize_t gp = ws.gmax + 1
     for c in range(n_cells + 1):
         cell_start[c] = 0
     for c in range(g):
@@ -308,6 +345,7 @@ cdef void sort_joint(const double *a, const double *b, Workspace *ws, int search
     for p in range(n):
         yrank[p] = scratch[order[p]]  # now: y-rank of x-rank p
     if search == C_SEARCH_GRID:
+        ws.g = grid_size(a, b, n)
         build_grid(ws)
 
 
@@ -336,7 +374,7 @@ cdef void grid_knn_all(Workspace *ws, int metric) noexcept nogil:
     farther than the current k-th distance, until the k-th distance is below
     the gap to the nearest unscanned column or row.
     """
-    cdef Py_ssize_t n = ws.n, k = ws.k, g = ws.g, gp = ws.g + 1
+    cdef Py_ssize_t n = ws.n, k = ws.k, g = ws.g, gp = ws.gmax + 1
     cdef double *dist = ws.kd
     cdef Py_ssize_t *idx = ws.ki
     cdef const double *xs = ws.xs
