@@ -20,6 +20,7 @@ pytest.importorskip("pytest_benchmark")
 spatial = pytest.importorskip("scipy.spatial")
 pytest.importorskip("fastsmi._cython._kdtree")
 
+from conftest import record  # noqa: E402
 from fastsmi._fulldim import ksg_mi  # noqa: E402
 
 N = 10_000
@@ -27,6 +28,7 @@ DIM = 10
 K = 3
 WORKERS = 2
 GROUP = "ksg-fulldim-n10000-d10+10"
+_ESTIMATES: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,9 @@ def test_ksg_fulldim_fastsmi_kdtree(benchmark, gaussian_pair):
     X, Y = gaussian_pair
     est = benchmark.pedantic(ksg_mi, args=(X, Y), kwargs=dict(k=K, workers=WORKERS),
                              rounds=3, iterations=1, warmup_rounds=0)
-    assert abs(est - scipy_ksg1(X, Y, K, WORKERS)) < 1e-10
+    benchmark.extra_info["estimate"] = est
+    record(benchmark, GROUP, "fastsmi KDTree ksg_mi", 1)
+    _ESTIMATES["fastsmi"] = est
 
 
 @pytest.mark.benchmark(group=GROUP)
@@ -71,4 +75,8 @@ def test_ksg_fulldim_scipy_ckdtree(benchmark, gaussian_pair):
     X, Y = gaussian_pair
     est = benchmark.pedantic(scipy_ksg1, args=(X, Y, K, WORKERS),
                              rounds=3, iterations=1, warmup_rounds=0)
-    assert np.isfinite(est)
+    benchmark.extra_info["estimate"] = est
+    record(benchmark, GROUP, "scipy cKDTree (query + query_ball_point)", 1)
+    # Both compute the same exact KSG-1 estimate.
+    if "fastsmi" in _ESTIMATES:
+        assert abs(_ESTIMATES["fastsmi"] - est) < 1e-10
