@@ -249,7 +249,7 @@ cdef void radix_argsort(const double *values, Py_ssize_t n, Py_ssize_t *order, u
                         uint64_t *keys_tmp, Py_ssize_t *order_tmp, Py_ssize_t *counts) noexcept nogil:
     """Stable argsort of float64 ``values`` (LSD radix, 8-bit digits; constant digits skipped)."""
     cdef Py_ssize_t i, b, pos, shift
-    cdef uint64_t bits, digit, sh
+    cdef uint64_t bits = 0, digit, sh
     cdef uint64_t *src_k = keys
     cdef uint64_t *dst_k = keys_tmp
     cdef uint64_t *tk
