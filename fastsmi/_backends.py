@@ -13,8 +13,22 @@ class BackendUnavailableError(ImportError):
     """The requested backend cannot be imported on this machine."""
 
 
-@functools.lru_cache(maxsize=None)
+_FAILURES: dict[str, BackendUnavailableError] = {}
+
+
 def _load(name: str) -> types.ModuleType:
+    """Import a backend once; a failure is remembered, so a retry reports the first cause."""
+    if name in _FAILURES:
+        raise _FAILURES[name]
+    try:
+        return _import(name)
+    except BackendUnavailableError as exc:
+        _FAILURES[name] = exc
+        raise
+
+
+@functools.lru_cache(maxsize=None)
+def _import(name: str) -> types.ModuleType:
     if name == "numba":
         try:
             from ._numba import backend

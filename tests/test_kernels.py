@@ -136,19 +136,21 @@ def test_ross_on_ties_matches_reference(backend):
     assert est == pytest.approx(naive.ross(xs, labels, 3), abs=1e-10)
 
 
-def test_wkl_equals_kl_in_one_and_two_dimensions():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wkl_equals_kl_in_one_and_two_dimensions(backend):
     """Berrett-Samworth-Yuan weights are (0, ..., 0, 1) for d <= 3: WKL slices are KL slices."""
     rng = np.random.default_rng(11)
     x, y = _data("gauss", 200, rng)
-    a, _, _ = run_kernel(x, y, "kl", 4, backend="numba")
-    b, _, _ = run_kernel(x, y, "wkl", 4, backend="numba")
+    a, _, _ = run_kernel(x, y, "kl", 4, backend=backend)
+    b, _, _ = run_kernel(x, y, "wkl", 4, backend=backend)
     assert a == b
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("estimator", ["ksg", "ksg2", "kl"])
-def test_grid_and_sweep_agree_bitwise(estimator):
+def test_grid_and_sweep_agree_bitwise(backend, estimator):
     rng = np.random.default_rng(2)
     x, y = _data("heavy", 500, rng)
-    a, _, _ = run_kernel(x, y, estimator, 5, backend="numba", search="grid")
-    b, _, _ = run_kernel(x, y, estimator, 5, backend="numba", search="sweep")
+    a, _, _ = run_kernel(x, y, estimator, 5, backend=backend, search="grid")
+    b, _, _ = run_kernel(x, y, estimator, 5, backend=backend, search="sweep")
     assert a == pytest.approx(b, abs=1e-12)

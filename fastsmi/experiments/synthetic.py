@@ -585,8 +585,8 @@ def environment(config: SyntheticConfig) -> dict[str, Any]:
 
         info["numba_threads"] = numba.get_num_threads()
         info["numba_threading_layer"] = numba.config.THREADING_LAYER
-    except Exception:  # pragma: no cover - numba is a dependency
-        pass
+    except Exception:  # numba absent: the Cython backend runs the slices
+        info["numba_threads"] = None
     info["threads_per_cell"] = config.n_jobs if config.n_jobs is not None else os.cpu_count()
     return info
 
