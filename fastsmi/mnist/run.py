@@ -10,8 +10,8 @@ goes to an output folder:
 ``training.csv``
     Per epoch: losses, accuracies, and training / evaluation wall times.
 ``infoplane.png``, ``training_curves.png``
-    The information plane (SMI row, AE+MI row, one panel per layer, coloured
-    by epoch) and the loss / accuracy curves.
+    The information plane (AE+MI row, SMI row, one panel per layer, coloured
+    by epoch) and the loss / accuracy curves, redrawn at every measurement.
 ``checkpoint.pt``
     Model, optimizer and RNG states, history and measurements, written
     atomically after every measurement. Running again with the same output
@@ -472,6 +472,17 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         )
         _write_csv(records, out / "infoplane.csv", INFOPLANE_COLUMNS)
         _write_csv(history, out / "training.csv", HISTORY_COLUMNS)
+        if config.figures:
+            write_figures()
+
+    def write_figures() -> None:
+        from .plots import plot_infoplane, plot_training_curves
+
+        if records:
+            plot_infoplane(records, out / "infoplane.png",
+                           title=f"{config.dataset}: information plane (m = {config.n_projections})")
+        if history:
+            plot_training_curves(history, out / "training_curves.png")
 
     current = {"epoch": start_epoch, "saved": start_epoch if ckpt_path.is_file() and config.resume else None}
     stopped = False
@@ -530,13 +541,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     if completed and current["saved"] != config.epochs:
         save_checkpoint(config.epochs)
     if config.figures:
-        from .plots import plot_infoplane, plot_training_curves
-
-        if records:
-            plot_infoplane(records, out / "infoplane.png",
-                           title=f"{config.dataset}: information plane (m = {config.n_projections})")
-        if history:
-            plot_training_curves(history, out / "training_curves.png")
+        write_figures()
     timings["total"] = time.perf_counter() - t_start
     return ExperimentResult(records=records, history=history, completed=completed, out=out, timings=timings)
 
