@@ -70,7 +70,7 @@ CONTINUOUS = [
 @pytest.mark.parametrize("search", SEARCHES)
 @pytest.mark.parametrize("estimator,reference", CONTINUOUS, ids=[c[0] for c in CONTINUOUS])
 @pytest.mark.parametrize("kind", ["gauss", "independent", "heavy"])
-@pytest.mark.parametrize("n,k", [(6, 5), (40, 1), (40, 3), (300, 5)])
+@pytest.mark.parametrize("n,k", [(6, 5), (40, 1), (40, 3), (300, 5), (120, 8), (150, 11)])
 def test_continuous_matches_reference(backend, search, estimator, reference, kind, n, k):
     rng = np.random.default_rng(n * 7 + k)
     x, y = _data(kind, n, rng)

@@ -133,6 +133,7 @@ def alloc_workspace(n, k, search):
         np.empty(257, np.int64),           # 13 radix counts
         np.empty((4, g + 1)),              # 14 column and row bounds
         np.zeros(1, np.int64),             # 15 grid side used for the current slice
+        np.empty(n),                       # 16 k-th neighbour distance, by x-rank (KSG-1)
     )
 
 
@@ -323,6 +324,141 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
 
 
 @njit(**JIT_OPTIONS)
+def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, k, kth):
+    """The k-th neighbour distance of every point, for k <= 8.
+
+    The same grid traversal as :func:`grid_knn_all`, but only the distance
+    is kept (KSG-1 and the KL estimators whose weights sit on the k-th neighbour alone need no neighbour identities, so ties need no order) and
+    the k smallest distances live in eight registers ``r0 <= ... <= r7``: the
+    ``8 - k`` lowest start at -inf and stay there, ``r7`` is the k-th
+    distance, and an insertion is a fixed min/max network with no loop or
+    memory traffic.  About twice as fast as the general search.
+    """
+    n = xs.shape[0]
+    euclid = metric != METRIC_MAX
+    for p in range(n):
+        r0 = -np.inf if k < 8 else np.inf
+        r1 = -np.inf if k < 7 else np.inf
+        r2 = -np.inf if k < 6 else np.inf
+        r3 = -np.inf if k < 5 else np.inf
+        r4 = -np.inf if k < 4 else np.inf
+        r5 = -np.inf if k < 3 else np.inf
+        r6 = -np.inf if k < 2 else np.inf
+        r7 = np.inf
+        x0 = xs[p]
+        y0 = ysx[p]
+        me = order[p]
+        cx = (p * g) // n
+        cy = (y_rank[p] * g) // n
+        ring = 1
+        # the 3 x 3 block around the query's cell: no pruning, straight loops
+        gx_lo = max(cx - 1, 0)
+        gx_hi = min(cx + 1, g - 1)
+        gy_lo = max(cy - 1, 0)
+        gy_hi = min(cy + 1, g - 1)
+        for gx in range(gx_lo, gx_hi + 1):
+            c0 = cell_start[gx * g + gy_lo]
+            c1 = cell_start[gx * g + gy_hi + 1]
+            for t in range(c0, c1):
+                j = members[t]
+                dx = abs(coords[0, t] - x0)
+                dy = abs(coords[1, t] - y0)
+                if euclid:
+                    d = np.sqrt(dx * dx + dy * dy)
+                else:
+                    d = dx if dx >= dy else dy
+                if d < r7 and j != me:
+                    c = min(d, r6)
+                    r7 = max(d, r6)
+                    r6 = max(c, r5)
+                    c = min(c, r5)
+                    r5 = max(c, r4)
+                    c = min(c, r4)
+                    r4 = max(c, r3)
+                    c = min(c, r3)
+                    r3 = max(c, r2)
+                    c = min(c, r2)
+                    r2 = max(c, r1)
+                    c = min(c, r1)
+                    r1 = max(c, r0)
+                    r0 = min(c, r0)
+        while True:
+            lo_x = cx - ring
+            hi_x = cx + ring
+            lo_y = cy - ring
+            hi_y = cy + ring
+            bound = np.inf
+            if lo_x > 0:
+                bound = min(bound, x0 - bounds[1, lo_x - 1])
+            if hi_x + 1 < g:
+                bound = min(bound, bounds[0, hi_x + 1] - x0)
+            if lo_y > 0:
+                bound = min(bound, y0 - bounds[3, lo_y - 1])
+            if hi_y + 1 < g:
+                bound = min(bound, bounds[2, hi_y + 1] - y0)
+            if r7 < bound or bound == np.inf:
+                break
+            ring += 1
+            lo_x -= 1
+            hi_x += 1
+            lo_y -= 1
+            hi_y += 1
+            for gx in range(max(lo_x, 0), min(hi_x, g - 1) + 1):
+                if gx < cx:
+                    gap_x = x0 - bounds[1, gx]
+                elif gx > cx:
+                    gap_x = bounds[0, gx] - x0
+                else:
+                    gap_x = 0.0
+                full = gx == lo_x or gx == hi_x
+                gy = max(lo_y, 0)
+                gy_end = min(hi_y, g - 1)
+                while gy <= gy_end:
+                    if not full and gy != lo_y and gy != hi_y:
+                        gy = hi_y
+                        continue
+                    if gy < cy:
+                        gap_y = y0 - bounds[3, gy]
+                    elif gy > cy:
+                        gap_y = bounds[2, gy] - y0
+                    else:
+                        gap_y = 0.0
+                    if euclid:
+                        gap = np.sqrt(gap_x * gap_x + gap_y * gap_y)
+                    else:
+                        gap = gap_x if gap_x >= gap_y else gap_y
+                    if gap <= r7:
+                        c = gx * g + gy
+                        for t in range(cell_start[c], cell_start[c + 1]):
+                            j = members[t]
+                            dx = abs(coords[0, t] - x0)
+                            dy = abs(coords[1, t] - y0)
+                            if euclid:
+                                d = np.sqrt(dx * dx + dy * dy)
+                            else:
+                                d = dx if dx >= dy else dy
+                            if d < r7 and j != me:
+                                c = min(d, r6)
+                                r7 = max(d, r6)
+                                r6 = max(c, r5)
+                                c = min(c, r5)
+                                r5 = max(c, r4)
+                                c = min(c, r4)
+                                r4 = max(c, r3)
+                                c = min(c, r3)
+                                r3 = max(c, r2)
+                                c = min(c, r2)
+                                r2 = max(c, r1)
+                                c = min(c, r1)
+                                r1 = max(c, r0)
+                                r0 = min(c, r0)
+                    gy += 1
+        kth[p] = r7
+
+
+
+
+@njit(**JIT_OPTIONS)
 def sweep_knn_all(xs, ysx, order, metric, nd, ni):
     """Exact k nearest neighbours of every point by a sweep over the x-sorted order.
 
@@ -373,6 +509,22 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
         for t in range(k):
             nd[p, t] = dist[t]
             ni[p, t] = idx[t]
+
+
+#: Largest k served by the register search :func:`grid_kth_all`.
+KTH_REGISTERS = 8
+
+
+@njit(**JIT_OPTIONS)
+def kth_all(ws, k, metric, search, kth):
+    """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`)."""
+    if search == SEARCH_GRID and k <= KTH_REGISTERS:
+        grid_kth_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, k, kth)
+    else:
+        knn_all(ws, metric, search)
+        nd = ws[7]
+        for p in range(kth.shape[0]):
+            kth[p] = nd[p, k - 1]
 
 
 @njit(**JIT_OPTIONS)

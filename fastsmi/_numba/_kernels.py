@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
-from ._joint import alloc_workspace, knn_all, sort_joint, sort_values
+from ._joint import alloc_workspace, knn_all, kth_all, sort_joint, sort_values
 from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_around, count_within, knn_sorted
 
 STATUS_OK = 0
@@ -115,14 +115,18 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
     """
     n = x.shape[0]
     sort_joint(x, y, ws, search)
-    knn_all(ws, METRIC_MAX, search)
     xs, ys, nd, ni = ws[0], ws[2], ws[7], ws[8]
     y_rank = ws[4]
+    eps_all = ws[16]
+    if variant == 1:
+        kth_all(ws, k, METRIC_MAX, search, eps_all)
+    else:
+        knn_all(ws, METRIC_MAX, search)
     total = 0.0
     for p in range(n):
         yp = y_rank[p]
         if variant == 1:
-            eps = nd[p, k - 1]
+            eps = eps_all[p]
             nx = count_around(xs, p, eps, True)
             ny = count_around(ys, yp, eps, True)
             total += psi[nx + 1] + psi[ny + 1]
@@ -159,6 +163,15 @@ def mean_log_knn_1d(xs, k, out_scratch, acc):
 
 
 @njit(**JIT_OPTIONS)
+def _last_only(weights):
+    """True when every weight but the last is zero."""
+    for j in range(weights.shape[0] - 1):
+        if weights[j] != 0.0:
+            return False
+    return True
+
+
+@njit(**JIT_OPTIONS)
 def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
     """``sum_j coef[0,j] Lx_j + coef[1,j] Ly_j + coef[2,j] Lxy_j`` (+ whitening term).
 
@@ -187,13 +200,22 @@ def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
     sort_joint(a, b, ws, search)
     xs, ys, dist, scratch = ws[0], ws[2], ws[7], ws[10]
     mean_log_knn_1d(xs, k, scratch, lx)
-    knn_all(ws, METRIC_EUCLIDEAN, search)
-    sums = np.zeros(k)
-    for p in range(n):
+    if _last_only(coef[2]):
+        # only the k-th joint neighbour carries weight: the register search suffices
+        kth = ws[16]
+        kth_all(ws, k, METRIC_EUCLIDEAN, search, kth)
+        total_log = 0.0
+        for p in range(n):
+            total_log += np.log(kth[p])
+        lxy[k - 1] = total_log / n
+    else:
+        knn_all(ws, METRIC_EUCLIDEAN, search)
+        sums = np.zeros(k)
+        for p in range(n):
+            for j in range(k):
+                sums[j] += np.log(dist[p, j])
         for j in range(k):
-            sums[j] += np.log(dist[p, j])
-    for j in range(k):
-        lxy[j] = sums[j] / n
+            lxy[j] = sums[j] / n
     if whiten:
         ysorted = ws[1]  # the x-ordered copy is no longer needed
         sort_values(ym, ws, ws[4], ysorted)
