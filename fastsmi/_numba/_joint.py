@@ -201,7 +201,7 @@ def sort_joint(a, b, ws, search):
 
 
 @njit(**JIT_OPTIONS)
-def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni):
+def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni, registers, kth):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
@@ -212,6 +212,11 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     lower bound on every remaining distance (max-norm or Euclidean), and cells
     farther than the current k-th distance are skipped.  The top-k insertion
     is written out inline: a call per candidate costs more than the work.
+
+    With ``registers`` (k <= 8) only the k-th distance is kept, in ``kth[p]``:
+    the k smallest distances live in eight scalars and an insertion is a fixed
+    min/max network, about twice as fast.  KSG-1, and KL weighted on the k-th
+    neighbour alone, need no neighbour identities, so ties need no order.
     """
     n = xs.shape[0]
     k = nd.shape[1]
@@ -222,121 +227,9 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         for t in range(k):
             dist[t] = np.inf
             idx[t] = n
-        x0 = xs[p]
-        y0 = ysx[p]
-        me = order[p]
-        cx = (p * g) // n
-        cy = (y_rank[p] * g) // n
-        ring = 1
-        # the 3 x 3 block around the query's cell: no pruning, straight loops
-        gx_lo = max(cx - 1, 0)
-        gx_hi = min(cx + 1, g - 1)
-        gy_lo = max(cy - 1, 0)
-        gy_hi = min(cy + 1, g - 1)
-        for gx in range(gx_lo, gx_hi + 1):
-            c0 = cell_start[gx * g + gy_lo]
-            c1 = cell_start[gx * g + gy_hi + 1]
-            for t in range(c0, c1):
-                j = members[t]
-                dx = abs(coords[0, t] - x0)
-                dy = abs(coords[1, t] - y0)
-                if euclid:
-                    d = np.sqrt(dx * dx + dy * dy)
-                else:
-                    d = dx if dx >= dy else dy
-                if d <= dist[k - 1] and j != me:
-                    if d < dist[k - 1] or j < idx[k - 1]:
-                        u = k - 1
-                        while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
-                            dist[u] = dist[u - 1]
-                            idx[u] = idx[u - 1]
-                            u -= 1
-                        dist[u] = d
-                        idx[u] = j
-        while True:
-            lo_x = cx - ring
-            hi_x = cx + ring
-            lo_y = cy - ring
-            hi_y = cy + ring
-            bound = np.inf
-            if lo_x > 0:
-                bound = min(bound, x0 - bounds[1, lo_x - 1])
-            if hi_x + 1 < g:
-                bound = min(bound, bounds[0, hi_x + 1] - x0)
-            if lo_y > 0:
-                bound = min(bound, y0 - bounds[3, lo_y - 1])
-            if hi_y + 1 < g:
-                bound = min(bound, bounds[2, hi_y + 1] - y0)
-            if dist[k - 1] < bound or bound == np.inf:
-                break
-            ring += 1
-            lo_x -= 1
-            hi_x += 1
-            lo_y -= 1
-            hi_y += 1
-            for gx in range(max(lo_x, 0), min(hi_x, g - 1) + 1):
-                if gx < cx:
-                    gap_x = x0 - bounds[1, gx]
-                elif gx > cx:
-                    gap_x = bounds[0, gx] - x0
-                else:
-                    gap_x = 0.0
-                full = gx == lo_x or gx == hi_x
-                gy = max(lo_y, 0)
-                gy_end = min(hi_y, g - 1)
-                while gy <= gy_end:
-                    if not full and gy != lo_y and gy != hi_y:
-                        gy = hi_y
-                        continue
-                    if gy < cy:
-                        gap_y = y0 - bounds[3, gy]
-                    elif gy > cy:
-                        gap_y = bounds[2, gy] - y0
-                    else:
-                        gap_y = 0.0
-                    if euclid:
-                        gap = np.sqrt(gap_x * gap_x + gap_y * gap_y)
-                    else:
-                        gap = gap_x if gap_x >= gap_y else gap_y
-                    if gap <= dist[k - 1]:
-                        c = gx * g + gy
-                        for t in range(cell_start[c], cell_start[c + 1]):
-                            j = members[t]
-                            dx = abs(coords[0, t] - x0)
-                            dy = abs(coords[1, t] - y0)
-                            if euclid:
-                                d = np.sqrt(dx * dx + dy * dy)
-                            else:
-                                d = dx if dx >= dy else dy
-                            if d <= dist[k - 1] and j != me:
-                                if d < dist[k - 1] or j < idx[k - 1]:
-                                    u = k - 1
-                                    while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
-                                        dist[u] = dist[u - 1]
-                                        idx[u] = idx[u - 1]
-                                        u -= 1
-                                    dist[u] = d
-                                    idx[u] = j
-                    gy += 1
-        for t in range(k):
-            nd[p, t] = dist[t]
-            ni[p, t] = idx[t]
-
-
-@njit(**JIT_OPTIONS)
-def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, k, kth):
-    """The k-th neighbour distance of every point, for k <= 8.
-
-    The same grid traversal as :func:`grid_knn_all`, but only the distance
-    is kept (KSG-1 and the KL estimators whose weights sit on the k-th neighbour alone need no neighbour identities, so ties need no order) and
-    the k smallest distances live in eight registers ``r0 <= ... <= r7``: the
-    ``8 - k`` lowest start at -inf and stay there, ``r7`` is the k-th
-    distance, and an insertion is a fixed min/max network with no loop or
-    memory traffic.  About twice as fast as the general search.
-    """
-    n = xs.shape[0]
-    euclid = metric != METRIC_MAX
-    for p in range(n):
+        kd = np.inf
+        # register mode (k <= 8, distances only): r0 <= ... <= r7 hold the k smallest,
+        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance
         r0 = -np.inf if k < 8 else np.inf
         r1 = -np.inf if k < 7 else np.inf
         r2 = -np.inf if k < 6 else np.inf
@@ -367,21 +260,33 @@ def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                     d = np.sqrt(dx * dx + dy * dy)
                 else:
                     d = dx if dx >= dy else dy
-                if d < r7 and j != me:
-                    c = min(d, r6)
-                    r7 = max(d, r6)
-                    r6 = max(c, r5)
-                    c = min(c, r5)
-                    r5 = max(c, r4)
-                    c = min(c, r4)
-                    r4 = max(c, r3)
-                    c = min(c, r3)
-                    r3 = max(c, r2)
-                    c = min(c, r2)
-                    r2 = max(c, r1)
-                    c = min(c, r1)
-                    r1 = max(c, r0)
-                    r0 = min(c, r0)
+                if d <= kd and j != me:
+                    if registers:
+                        if d < kd:
+                            c = min(d, r6)
+                            r7 = max(d, r6)
+                            r6 = max(c, r5)
+                            c = min(c, r5)
+                            r5 = max(c, r4)
+                            c = min(c, r4)
+                            r4 = max(c, r3)
+                            c = min(c, r3)
+                            r3 = max(c, r2)
+                            c = min(c, r2)
+                            r2 = max(c, r1)
+                            c = min(c, r1)
+                            r1 = max(c, r0)
+                            r0 = min(c, r0)
+                            kd = r7
+                    elif d < kd or j < idx[k - 1]:
+                        u = k - 1
+                        while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                            dist[u] = dist[u - 1]
+                            idx[u] = idx[u - 1]
+                            u -= 1
+                        dist[u] = d
+                        idx[u] = j
+                        kd = dist[k - 1]
         while True:
             lo_x = cx - ring
             hi_x = cx + ring
@@ -396,7 +301,7 @@ def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                 bound = min(bound, y0 - bounds[3, lo_y - 1])
             if hi_y + 1 < g:
                 bound = min(bound, bounds[2, hi_y + 1] - y0)
-            if r7 < bound or bound == np.inf:
+            if kd < bound or bound == np.inf:
                 break
             ring += 1
             lo_x -= 1
@@ -427,7 +332,7 @@ def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                         gap = np.sqrt(gap_x * gap_x + gap_y * gap_y)
                     else:
                         gap = gap_x if gap_x >= gap_y else gap_y
-                    if gap <= r7:
+                    if gap <= kd:
                         c = gx * g + gy
                         for t in range(cell_start[c], cell_start[c + 1]):
                             j = members[t]
@@ -437,25 +342,40 @@ def grid_kth_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                                 d = np.sqrt(dx * dx + dy * dy)
                             else:
                                 d = dx if dx >= dy else dy
-                            if d < r7 and j != me:
-                                c = min(d, r6)
-                                r7 = max(d, r6)
-                                r6 = max(c, r5)
-                                c = min(c, r5)
-                                r5 = max(c, r4)
-                                c = min(c, r4)
-                                r4 = max(c, r3)
-                                c = min(c, r3)
-                                r3 = max(c, r2)
-                                c = min(c, r2)
-                                r2 = max(c, r1)
-                                c = min(c, r1)
-                                r1 = max(c, r0)
-                                r0 = min(c, r0)
+                            if d <= kd and j != me:
+                                if registers:
+                                    if d < kd:
+                                        c = min(d, r6)
+                                        r7 = max(d, r6)
+                                        r6 = max(c, r5)
+                                        c = min(c, r5)
+                                        r5 = max(c, r4)
+                                        c = min(c, r4)
+                                        r4 = max(c, r3)
+                                        c = min(c, r3)
+                                        r3 = max(c, r2)
+                                        c = min(c, r2)
+                                        r2 = max(c, r1)
+                                        c = min(c, r1)
+                                        r1 = max(c, r0)
+                                        r0 = min(c, r0)
+                                        kd = r7
+                                elif d < kd or j < idx[k - 1]:
+                                    u = k - 1
+                                    while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                                        dist[u] = dist[u - 1]
+                                        idx[u] = idx[u - 1]
+                                        u -= 1
+                                    dist[u] = d
+                                    idx[u] = j
+                                    kd = dist[k - 1]
                     gy += 1
-        kth[p] = r7
-
-
+        if registers:
+            kth[p] = r7
+        else:
+            for t in range(k):
+                nd[p, t] = dist[t]
+                ni[p, t] = idx[t]
 
 
 @njit(**JIT_OPTIONS)
@@ -511,7 +431,7 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
             ni[p, t] = idx[t]
 
 
-#: Largest k served by the register search :func:`grid_kth_all`.
+#: Largest k served by the register mode of :func:`grid_knn_all`.
 KTH_REGISTERS = 8
 
 
@@ -519,7 +439,8 @@ KTH_REGISTERS = 8
 def kth_all(ws, k, metric, search, kth):
     """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`)."""
     if search == SEARCH_GRID and k <= KTH_REGISTERS:
-        grid_kth_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, k, kth)
+        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
+                     True, kth)
     else:
         knn_all(ws, metric, search)
         nd = ws[7]
@@ -531,6 +452,7 @@ def kth_all(ws, k, metric, search, kth):
 def knn_all(ws, metric, search):
     """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws[7]``, ``ws[8]``."""
     if search == SEARCH_GRID:
-        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8])
+        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
+                     False, ws[16])
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])
