@@ -223,6 +223,7 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     dist = np.empty(k)
     idx = np.empty(k, np.int64)
     euclid = metric != METRIC_MAX
+    runs = np.empty((8 * g + 8, 2), np.int64)
     for p in range(n):
         for t in range(k):
             dist[t] = np.inf
@@ -243,51 +244,51 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         me = order[p]
         cx = (p * g) // n
         cy = (y_rank[p] * g) // n
+        # candidate cells as runs of CSR offsets: first the 3 x 3 block around the
+        # query's cell (its rows are contiguous), then one ring of cells at a time
+        n_runs = 0
+        for gx in range(max(cx - 1, 0), min(cx + 1, g - 1) + 1):
+            runs[n_runs, 0] = cell_start[gx * g + max(cy - 1, 0)]
+            runs[n_runs, 1] = cell_start[gx * g + min(cy + 1, g - 1) + 1]
+            n_runs += 1
         ring = 1
-        # the 3 x 3 block around the query's cell: no pruning, straight loops
-        gx_lo = max(cx - 1, 0)
-        gx_hi = min(cx + 1, g - 1)
-        gy_lo = max(cy - 1, 0)
-        gy_hi = min(cy + 1, g - 1)
-        for gx in range(gx_lo, gx_hi + 1):
-            c0 = cell_start[gx * g + gy_lo]
-            c1 = cell_start[gx * g + gy_hi + 1]
-            for t in range(c0, c1):
-                j = members[t]
-                dx = abs(coords[0, t] - x0)
-                dy = abs(coords[1, t] - y0)
-                if euclid:
-                    d = np.sqrt(dx * dx + dy * dy)
-                else:
-                    d = dx if dx >= dy else dy
-                if d <= kd and j != me:
-                    if registers:
-                        if d < kd:
-                            c = min(d, r6)
-                            r7 = max(d, r6)
-                            r6 = max(c, r5)
-                            c = min(c, r5)
-                            r5 = max(c, r4)
-                            c = min(c, r4)
-                            r4 = max(c, r3)
-                            c = min(c, r3)
-                            r3 = max(c, r2)
-                            c = min(c, r2)
-                            r2 = max(c, r1)
-                            c = min(c, r1)
-                            r1 = max(c, r0)
-                            r0 = min(c, r0)
-                            kd = r7
-                    elif d < kd or j < idx[k - 1]:
-                        u = k - 1
-                        while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
-                            dist[u] = dist[u - 1]
-                            idx[u] = idx[u - 1]
-                            u -= 1
-                        dist[u] = d
-                        idx[u] = j
-                        kd = dist[k - 1]
         while True:
+            for r in range(n_runs):
+                for t in range(runs[r, 0], runs[r, 1]):
+                    j = members[t]
+                    dx = abs(coords[0, t] - x0)
+                    dy = abs(coords[1, t] - y0)
+                    if euclid:
+                        d = np.sqrt(dx * dx + dy * dy)
+                    else:
+                        d = dx if dx >= dy else dy
+                    if d <= kd and j != me:
+                        if registers:
+                            if d < kd:
+                                c = min(d, r6)
+                                r7 = max(d, r6)
+                                r6 = max(c, r5)
+                                c = min(c, r5)
+                                r5 = max(c, r4)
+                                c = min(c, r4)
+                                r4 = max(c, r3)
+                                c = min(c, r3)
+                                r3 = max(c, r2)
+                                c = min(c, r2)
+                                r2 = max(c, r1)
+                                c = min(c, r1)
+                                r1 = max(c, r0)
+                                r0 = min(c, r0)
+                                kd = r7
+                        elif d < kd or j < idx[k - 1]:
+                            u = k - 1
+                            while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
+                                dist[u] = dist[u - 1]
+                                idx[u] = idx[u - 1]
+                                u -= 1
+                            dist[u] = d
+                            idx[u] = j
+                            kd = dist[k - 1]
             lo_x = cx - ring
             hi_x = cx + ring
             lo_y = cy - ring
@@ -308,6 +309,7 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
             hi_x += 1
             lo_y -= 1
             hi_y += 1
+            n_runs = 0
             for gx in range(max(lo_x, 0), min(hi_x, g - 1) + 1):
                 if gx < cx:
                     gap_x = x0 - bounds[1, gx]
@@ -333,42 +335,10 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                     else:
                         gap = gap_x if gap_x >= gap_y else gap_y
                     if gap <= kd:
-                        c = gx * g + gy
-                        for t in range(cell_start[c], cell_start[c + 1]):
-                            j = members[t]
-                            dx = abs(coords[0, t] - x0)
-                            dy = abs(coords[1, t] - y0)
-                            if euclid:
-                                d = np.sqrt(dx * dx + dy * dy)
-                            else:
-                                d = dx if dx >= dy else dy
-                            if d <= kd and j != me:
-                                if registers:
-                                    if d < kd:
-                                        c = min(d, r6)
-                                        r7 = max(d, r6)
-                                        r6 = max(c, r5)
-                                        c = min(c, r5)
-                                        r5 = max(c, r4)
-                                        c = min(c, r4)
-                                        r4 = max(c, r3)
-                                        c = min(c, r3)
-                                        r3 = max(c, r2)
-                                        c = min(c, r2)
-                                        r2 = max(c, r1)
-                                        c = min(c, r1)
-                                        r1 = max(c, r0)
-                                        r0 = min(c, r0)
-                                        kd = r7
-                                elif d < kd or j < idx[k - 1]:
-                                    u = k - 1
-                                    while u > 0 and (dist[u - 1] > d or (dist[u - 1] == d and idx[u - 1] > j)):
-                                        dist[u] = dist[u - 1]
-                                        idx[u] = idx[u - 1]
-                                        u -= 1
-                                    dist[u] = d
-                                    idx[u] = j
-                                    kd = dist[k - 1]
+                        cell = gx * g + gy
+                        runs[n_runs, 0] = cell_start[cell]
+                        runs[n_runs, 1] = cell_start[cell + 1]
+                        n_runs += 1
                     gy += 1
         if registers:
             kth[p] = r7
