@@ -115,7 +115,7 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
     """
     n = x.shape[0]
     sort_joint(x, y, ws, search)
-    xs, ys, nd, ni = ws[0], ws[2], ws[7], ws[8]
+    xs, ys, ni = ws[0], ws[2], ws[8]
     y_rank = ws[4]
     eps_all = ws[16]
     if variant == 1:
