@@ -2,8 +2,7 @@
 
 * :func:`sklearn_loop` -- a Python loop of scikit-learn's
   ``mutual_info_regression`` over the slices (KSG-1 with k neighbours).
-* :func:`seed_method` -- the seed project's procedure (see
-  ``shared/seed/experiments.md``): per slice, whiten the pair, build three
+* :func:`seed_method` -- the seed project's procedure: per slice, whiten the pair, build three
   ball trees (x, y, joint) and compute 1-NN Kozachenko-Leonenko entropies with
   the ``log(n - 1)`` constant, then ``H(x) + H(y) - H(x, y)``.
 
