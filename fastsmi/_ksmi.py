@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ._config import JITTER_SCALE
+from ._validation import rounding_tolerance
 
 
 def frames(m: int, d: int, s: int, rng: np.random.Generator) -> np.ndarray:
@@ -43,8 +44,8 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
     from ._mi import _mi_full
 
     m = frames_x.shape[0]
-    tol_x = 1e-12 * X.shape[1] * float(np.abs(X).max())
-    tol_y = 0.0 if Y is None else 1e-12 * Y.shape[1] * float(np.abs(Y).max())
+    tol_x = rounding_tolerance(X)
+    tol_y = 0.0 if Y is None else rounding_tolerance(Y)
     out = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
 

@@ -118,15 +118,6 @@ def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int
     return A @ block.T
 
 
-def _rounding_tolerance(A: np.ndarray) -> float:
-    """Largest range a projection of ``A`` on a unit direction can have from rounding alone.
-
-    A dot product of d terms has error at most about ``d * eps * max|A|``; a
-    projection whose range is below 1e-12 * d * max|A| is constant.
-    """
-    return 1e-12 * A.shape[1] * float(np.abs(A).max())
-
-
 def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, theta_y: Optional[np.ndarray],
                   jitter_x: np.ndarray, jitter_y: Optional[np.ndarray], plan: Plan, discrete: Optional[tuple],
                   start: int, stop: int, width: int, backend: str, search: str,
@@ -144,7 +135,7 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
     out = np.empty(stop - start)
     status = np.zeros(stop - start, dtype=np.int8)
     if tols is None:
-        tols = np.array([_rounding_tolerance(X), 0.0 if Y is None else _rounding_tolerance(Y)])
+        tols = np.array([V.rounding_tolerance(X), 0.0 if Y is None else V.rounding_tolerance(Y)])
     with mod.threads(n_jobs):
         mod.run_block(plan, PX, PY, jitter_x, jitter_y, tols, discrete, out, status, search)
     return out + plan.const, status
@@ -306,7 +297,7 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     starts = list(range(0, m, width))
     per_slice = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
-    tols = np.array([_rounding_tolerance(X), 0.0 if Ymat is None else _rounding_tolerance(Ymat)])
+    tols = np.array([V.rounding_tolerance(X), 0.0 if Ymat is None else V.rounding_tolerance(Ymat)])
     common = dict(plan=plan, discrete=discrete, width=width, backend=backend_mod.NAME, search=search, n_jobs=n_jobs,
                   tols=tols)
 

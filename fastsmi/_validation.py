@@ -151,3 +151,12 @@ def check_n_jobs(n_jobs: Any) -> None:
         return
     if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer, -1 or None (all cores), got {n_jobs!r}.")
+
+
+def rounding_tolerance(A: np.ndarray) -> float:
+    """Largest range a projection of ``A`` on a unit direction can have from rounding alone.
+
+    A dot product of d terms has error at most about ``d * eps * max|A|``; a
+    projection whose range is below 1e-12 * d * max|A| is constant.
+    """
+    return 1e-12 * A.shape[1] * float(np.abs(A).max())

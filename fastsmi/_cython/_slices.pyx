@@ -780,6 +780,21 @@ def _check_chunk(Py_ssize_t n, Py_ssize_t k, Py_ssize_t lo, Py_ssize_t hi, Py_ss
         raise ValueError(f"slice range {lo}:{hi} does not fit {n_out} outputs and {width} projection columns.")
 
 
+cdef bint prepare_pair(const double *px, const double *py, Py_ssize_t n, Py_ssize_t width, Py_ssize_t width_y,
+                       Py_ssize_t s, const double *jx, const double *jy, double tol_x, double tol_y,
+                       Workspace *ws, double[::1] out, signed char[::1] status) noexcept nogil:
+    """Standardise slice ``s`` of X and Y into the workspace; flag a constant projection."""
+    if not standardize_column(px, n, width, s, jx, ws.x, tol_x):
+        status[s] = C_STATUS_CONSTANT_X
+        out[s] = NAN
+        return False
+    if not standardize_column(py, n, width_y, s, jy, ws.y, tol_y):
+        status[s] = C_STATUS_CONSTANT_Y
+        out[s] = NAN
+        return False
+    return True
+
+
 def ksg_chunk(const double[:, ::1] PX, const double[:, ::1] PY, const double[::1] JX, const double[::1] JY,
               double tol_x, double tol_y, Py_ssize_t k, int variant, int search, const double[::1] psi,
               double[::1] out, signed char[::1] status, Py_ssize_t lo, Py_ssize_t hi):
@@ -802,13 +817,7 @@ def ksg_chunk(const double[:, ::1] PX, const double[:, ::1] PY, const double[::1
         ok = ws_alloc(&ws, n, k, search, 0)
         if ok == 0:
             for s in range(lo, hi):
-                if not standardize_column(px, n, width, s, jx, ws.x, tol_x):
-                    status[s] = C_STATUS_CONSTANT_X
-                    out[s] = NAN
-                elif not standardize_column(py, n, width_y, s, jy, ws.y, tol_y):
-                    status[s] = C_STATUS_CONSTANT_Y
-                    out[s] = NAN
-                else:
+                if prepare_pair(px, py, n, width, width_y, s, jx, jy, tol_x, tol_y, &ws, out, status):
                     out[s] = ksg_slice(&ws, variant, search, ps)
         ws_free(&ws)
     if ok != 0:
@@ -839,13 +848,7 @@ def kl_chunk(const double[:, ::1] PX, const double[:, ::1] PY, const double[::1]
         ok = ws_alloc(&ws, n, k, search, 0)
         if ok == 0:
             for s in range(lo, hi):
-                if not standardize_column(px, n, width, s, jx, ws.x, tol_x):
-                    status[s] = C_STATUS_CONSTANT_X
-                    out[s] = NAN
-                elif not standardize_column(py, n, width_y, s, jy, ws.y, tol_y):
-                    status[s] = C_STATUS_CONSTANT_Y
-                    out[s] = NAN
-                else:
+                if prepare_pair(px, py, n, width, width_y, s, jx, jy, tol_x, tol_y, &ws, out, status):
                     out[s] = kl_slice(&ws, cf, whiten, search)
         ws_free(&ws)
     if ok != 0:

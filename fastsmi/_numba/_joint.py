@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS
-from ._neighbors import METRIC_MAX
+from ._neighbors import METRIC_MAX, pair_moments
 
 SEARCH_SWEEP = 0
 SEARCH_GRID = 1
@@ -43,22 +43,7 @@ def grid_size(a, b):
     diagonal do not fill up.  Only speed depends on this choice.
     """
     n = a.shape[0]
-    ma = 0.0
-    mb = 0.0
-    for i in range(n):
-        ma += a[i]
-        mb += b[i]
-    ma /= n
-    mb /= n
-    saa = 0.0
-    sbb = 0.0
-    sab = 0.0
-    for i in range(n):
-        da = a[i] - ma
-        db = b[i] - mb
-        saa += da * da
-        sbb += db * db
-        sab += da * db
+    _, _, saa, sbb, sab = pair_moments(a, b)
     r2 = sab * sab / (saa * sbb) if saa > 0.0 and sbb > 0.0 else 0.0
     width = max(np.sqrt(max(1.0 - r2, 0.0)), 1.0 / np.sqrt(n))
     g = int(np.sqrt(n / (GRID_POINTS_PER_CELL * width)))

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from ._joint import alloc_workspace, knn_all, kth_all, sort_joint, sort_values
-from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_around, count_within, knn_sorted
+from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_around, count_within, knn_sorted, pair_moments
 
 STATUS_OK = 0
 STATUS_CONSTANT_X = 1
@@ -71,22 +71,7 @@ def whiten_pair(x, y, z1, u2, z2):
     Returns NaN when the pair is perfectly linearly dependent.
     """
     n = x.shape[0]
-    mx = 0.0
-    my = 0.0
-    for i in range(n):
-        mx += x[i]
-        my += y[i]
-    mx /= n
-    my /= n
-    sxx = 0.0
-    syy = 0.0
-    sxy = 0.0
-    for i in range(n):
-        dx = x[i] - mx
-        dy = y[i] - my
-        sxx += dx * dx
-        syy += dy * dy
-        sxy += dx * dy
+    mx, my, sxx, syy, sxy = pair_moments(x, y)
     rho = sxy / np.sqrt(sxx * syy)
     one_minus = 1.0 - rho * rho
     if not one_minus > 0.0:

@@ -128,3 +128,29 @@ def knn_sorted(xs, pos, k, out):
         else:
             out[j] = dr
             right += 1
+
+
+@njit(**JIT_OPTIONS)
+def pair_moments(a, b):
+    """Means and centred sums of squares and products of a pair: ``(ma, mb, saa, sbb, sab)``.
+
+    Sequential sums in index order, so every caller gets the same bits.
+    """
+    n = a.shape[0]
+    ma = 0.0
+    mb = 0.0
+    for i in range(n):
+        ma += a[i]
+        mb += b[i]
+    ma /= n
+    mb /= n
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for i in range(n):
+        da = a[i] - ma
+        db = b[i] - mb
+        saa += da * da
+        sbb += db * db
+        sab += da * db
+    return ma, mb, saa, sbb, sab
