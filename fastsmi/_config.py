@@ -19,6 +19,13 @@ JIT_OPTIONS: dict = {
     "boundscheck": False,
 }
 
+#: LLVM code-generation options set when the Numba backend is first imported.  They
+#: change speed only, never results.  ``-x86-cmov-converter=false`` keeps the
+#: conditional moves of the branch-free binary searches: LLVM otherwise turns them back
+#: into branches, which mispredict half the time (the marginal counts of a canonical
+#: slice took 0.80 ms with the conversion and 0.18 ms without it).
+LLVM_OPTIONS: tuple = ("-x86-cmov-converter=false",)
+
 #: Options for the parallel (``prange``) drivers.
 PARALLEL_JIT_OPTIONS: dict = dict(JIT_OPTIONS, parallel=True)
 

@@ -50,26 +50,37 @@ def grid_size(a, b):
     return min(max(g, 1), grid_size_max(n))
 
 
+#: The radix passes sort on the top RADIX_KEY_BITS bits of each key; an insertion
+#: pass then orders the (rare) runs of values that agree on those bits.
+RADIX_KEY_BITS = 32
+
+
 @njit(**JIT_OPTIONS)
 def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
-    """Stable argsort of float64 ``values`` into ``order`` (LSD radix, 8-bit digits).
+    """Stable argsort of float64 ``values`` into ``order``.
 
     Floats are mapped to unsigned keys with the same order (flip all bits of
-    negatives, the sign bit of positives).  Passes whose digit is the same for
-    every key are skipped.  Equal values keep their index order, as a stable
-    ``np.argsort(kind="stable")`` does.
+    negatives, the sign bit of positives; -0.0 counts as +0.0).  An LSD radix sort with 8-bit digits
+    orders the keys' top :data:`RADIX_KEY_BITS` bits, skipping passes whose
+    digit is the same for every key; an insertion pass then finishes the order
+    on the whole values, in O(n) when few neighbours agree on the top bits.
+    Equal values keep their index order, as ``np.argsort(kind="stable")`` does:
+    their keys are equal, the radix passes are stable and the insertion pass
+    never moves an entry past an equal one.
     """
     n = values.shape[0]
     bits = values.view(np.uint64)
     for i in range(n):
         b = bits[i]
+        if b == _SIGN:  # -0.0 sorts as +0.0
+            b = np.uint64(0)
         keys[i] = (b ^ _ALL) if (b & _SIGN) else (b | _SIGN)
         order[i] = i
     src_k = keys
     src_o = order
     dst_k = keys_tmp
     dst_o = order_tmp
-    for shift in range(0, 64, 8):
+    for shift in range(64 - RADIX_KEY_BITS, 64, 8):
         sh = np.uint64(shift)
         for b in range(257):
             counts[b] = 0
@@ -95,6 +106,19 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
     if src_o is not order:
         for i in range(n):
             order[i] = src_o[i]
+            keys[i] = src_k[i]
+    for i in range(1, n):
+        key = keys[i]
+        if keys[i - 1] <= key:
+            continue
+        idx = order[i]
+        j = i - 1
+        while j >= 0 and keys[j] > key:
+            keys[j + 1] = keys[j]
+            order[j + 1] = order[j]
+            j -= 1
+        keys[j + 1] = key
+        order[j + 1] = idx
 
 
 @njit(**JIT_OPTIONS)
@@ -119,6 +143,8 @@ def alloc_workspace(n, k, search):
         np.empty((4, g + 1)),              # 14 column and row bounds
         np.zeros(1, np.int64),             # 15 grid side used for the current slice
         np.empty(n),                       # 16 k-th neighbour distance, by x-rank (KSG-1)
+        np.empty(n, np.int64),             # 17 grid members: x-rank
+        np.empty(n, np.int64),             # 18 x-ranks left for the ring search
     )
 
 
@@ -160,6 +186,7 @@ def _build_grid(ws, g):
         c = cell_of[p]
         t = fill[c]
         members[t] = order[p]
+        ws[17][t] = p
         coords[0, t] = xs[p]
         coords[1, t] = ysx[p]
         fill[c] = t + 1
@@ -186,7 +213,8 @@ def sort_joint(a, b, ws, search):
 
 
 @njit(**JIT_OPTIONS)
-def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni, registers, kth):
+def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni, registers, kth,
+                 targets, n_targets):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
@@ -202,6 +230,8 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     the k smallest distances live in eight scalars and an insertion is a fixed
     min/max network, about twice as fast.  KSG-1, and KL weighted on the k-th
     neighbour alone, need no neighbour identities, so ties need no order.
+
+    Only the x-ranks ``targets[:n_targets]`` are searched.
     """
     n = xs.shape[0]
     k = nd.shape[1]
@@ -209,7 +239,8 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     idx = np.empty(k, np.int64)
     euclid = metric != METRIC_MAX
     runs = np.empty((8 * g + 8, 2), np.int64)
-    for p in range(n):
+    for s in range(n_targets):
+        p = targets[s]
         for t in range(k):
             dist[t] = np.inf
             idx[t] = n
@@ -386,16 +417,116 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
             ni[p, t] = idx[t]
 
 
-#: Largest k served by the register mode of :func:`grid_knn_all`.
+#: Largest k served by the register mode of :func:`grid_knn_all` and by :func:`grid_kth_lanes`.
 KTH_REGISTERS = 8
+
+#: Queries handled together by :func:`grid_kth_lanes`: one AVX-512 register or two AVX2
+#: registers of float64.  Measured: 8 lanes run the block scan 2.5x faster than the
+#: one-query loop; 4 and 16 lanes were not vectorised as well.
+LANES = 8
+
+
+@njit(**JIT_OPTIONS)
+def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, pending):
+    """k-th joint neighbour distance by a vectorised block scan; returns how many points it left.
+
+    The members of one grid column are taken in their storage order (by cell)
+    eight at a time.  Each group scans the candidates of its cells' 3 x 3 blocks
+    (three contiguous runs of storage), with one query per SIMD lane: the
+    distance to a candidate and the insertion into that lane's k smallest
+    distances (a min/max network over eight registers, the low ``8 - k`` pinned
+    at -inf) are branch-free, so the loop vectorises.  A query's own storage
+    position gets distance +inf.
+
+    The result of a lane is the k-th smallest distance over the scanned cells
+    (a superset of its own cell's 3 x 3 block).  It is exact when it is below
+    the gap to the nearest column or row outside them (every other point is at
+    least that far); such points get ``kth[p]``.  The x-ranks of the others (usually a few
+    percent) are written to ``pending`` for the ring search of
+    :func:`grid_knn_all`.  Euclidean distances are compared squared and rooted at
+    the end, which gives the same k-th distance (the square root is monotone).
+    """
+    euclid = metric != METRIC_MAX
+    state = np.empty((11, LANES))  # rows 0-7: the k smallest (ascending); 8, 9: query x, y; 10: its position
+    n_pending = 0
+    for gx in range(g):
+        col_end = cell_start[gx * g + g]
+        x_lo = max(gx - 1, 0)
+        x_hi = min(gx + 1, g - 1)
+        row = 0
+        for a in range(cell_start[gx * g], col_end, LANES):
+            b = min(a + LANES, col_end)
+            while cell_start[gx * g + row + 1] <= a:
+                row += 1
+            last = row
+            while cell_start[gx * g + last + 1] < b:
+                last += 1
+            y_lo = max(row - 1, 0)
+            y_hi = min(last + 1, g - 1)
+            for lane in range(LANES):
+                q = min(a + lane, b - 1)
+                for r in range(8):
+                    state[r, lane] = -np.inf if r < 8 - k else np.inf
+                state[8, lane] = coords[0, q]
+                state[9, lane] = coords[1, q]
+                state[10, lane] = q
+            for gxx in range(x_lo, x_hi + 1):
+                for t in range(cell_start[gxx * g + y_lo], cell_start[gxx * g + y_hi + 1]):
+                    cx = coords[0, t]
+                    cy = coords[1, t]
+                    position = float(t)
+                    for lane in range(LANES):
+                        dx = abs(cx - state[8, lane])
+                        dy = abs(cy - state[9, lane])
+                        d = dx if dx >= dy else dy
+                        d2 = dx * dx + dy * dy
+                        d = d2 if euclid else d
+                        d = np.inf if state[10, lane] == position else d
+                        # insert d: r7 = min(r7, max(d, r6)), then carry min(d, r6) down
+                        r = state[6, lane]
+                        c = d if d < r else r
+                        m = d if d > r else r
+                        state[7, lane] = m if m < state[7, lane] else state[7, lane]
+                        for u in range(6, 0, -1):
+                            r = state[u - 1, lane]
+                            state[u, lane] = c if c > r else r
+                            c = c if c < r else r
+                        state[0, lane] = c
+            for lane in range(b - a):
+                t = a + lane
+                p = member_rank[t]
+                kd = state[7, lane]
+                if euclid:
+                    kd = np.sqrt(kd)
+                x0 = coords[0, t]
+                y0 = coords[1, t]
+                # gap to the nearest column or row outside the scanned ones
+                bound = np.inf
+                if x_lo > 0:
+                    bound = min(bound, x0 - bounds[1, x_lo - 1])
+                if x_hi + 1 < g:
+                    bound = min(bound, bounds[0, x_hi + 1] - x0)
+                if y_lo > 0:
+                    bound = min(bound, y0 - bounds[3, y_lo - 1])
+                if y_hi + 1 < g:
+                    bound = min(bound, bounds[2, y_hi + 1] - y0)
+                if kd < bound or bound == np.inf:
+                    kth[p] = kd
+                else:
+                    pending[n_pending] = p
+                    n_pending += 1
+    return n_pending
 
 
 @njit(**JIT_OPTIONS)
 def kth_all(ws, k, metric, search, kth):
     """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`)."""
     if search == SEARCH_GRID and k <= KTH_REGISTERS:
-        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     True, kth)
+        g = ws[15][0]
+        pending = ws[18]
+        n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending)
+        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
+                     True, kth, pending, n_pending)
     else:
         knn_all(ws, metric, search)
         nd = ws[7]
@@ -407,7 +538,11 @@ def kth_all(ws, k, metric, search, kth):
 def knn_all(ws, metric, search):
     """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws[7]``, ``ws[8]``."""
     if search == SEARCH_GRID:
+        targets = ws[18]
+        n = targets.shape[0]
+        for p in range(n):
+            targets[p] = p
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     False, ws[16])
+                     False, ws[16], targets, n)
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from ._joint import alloc_workspace, knn_all, kth_all, sort_joint, sort_values
-from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_around, count_within, knn_sorted, pair_moments
+from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_pair, count_within, knn_sorted, pair_moments
 
 STATUS_OK = 0
 STATUS_CONSTANT_X = 1
@@ -112,8 +112,7 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
         yp = y_rank[p]
         if variant == 1:
             eps = eps_all[p]
-            nx = count_around(xs, p, eps, True)
-            ny = count_around(ys, yp, eps, True)
+            nx, ny = count_pair(xs, ys, p, yp, eps, eps, True)
             total += psi[nx + 1] + psi[ny + 1]
         else:
             x0 = xs[p]
@@ -128,8 +127,7 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
                     ex = dx
                 if dy > ey:
                     ey = dy
-            nx = count_around(xs, p, ex, False)
-            ny = count_around(ys, yp, ey, False)
+            nx, ny = count_pair(xs, ys, p, yp, ex, ey, False)
             total += psi[nx] + psi[ny]
     return -total / n
 

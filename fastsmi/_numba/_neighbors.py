@@ -81,6 +81,57 @@ def count_around(xs, pos, radius, strict):
 
 
 @njit(**JIT_OPTIONS)
+def count_pair(xs, ys, px, py, rx, ry, strict):
+    """``(count_around(xs, px, rx), count_around(ys, py, ry))`` by four branch-free searches.
+
+    Over the whole sorted array, ``xs[j] - x0 < rx`` holds on a prefix (every
+    ``j <= px`` satisfies it when ``rx > 0``) and ``x0 - xs[j] >= rx`` on a
+    prefix too (no ``j >= px`` satisfies it), so the count is the difference of
+    the two prefix lengths, minus the point itself.  The four searches take the
+    same ``ceil(log2 n)`` steps, interleaved, each step a conditional move, so
+    no branch depends on the data (see ``LLVM_OPTIONS`` in ``fastsmi._config``).
+    The comparisons are those of :func:`count_around`, so the counts agree
+    exactly.  A strict radius of 0 or less counts nothing.
+    """
+    n = xs.shape[0]
+    x0 = xs[px]
+    y0 = ys[py]
+    if strict and not (rx > 0.0 and ry > 0.0):
+        nx = count_around(xs, px, rx, True)
+        ny = count_around(ys, py, ry, True)
+        return nx, ny
+    a = 0  # prefix where xs[j] - x0 < rx  (<= if not strict)
+    b = 0  # prefix where x0 - xs[j] >= rx (> if not strict)
+    c = 0
+    d = 0
+    length = n
+    while length > 1:
+        half = length >> 1
+        if strict:
+            a = a + half if xs[a + half] - x0 < rx else a
+            b = b + half if x0 - xs[b + half] >= rx else b
+            c = c + half if ys[c + half] - y0 < ry else c
+            d = d + half if y0 - ys[d + half] >= ry else d
+        else:
+            a = a + half if xs[a + half] - x0 <= rx else a
+            b = b + half if x0 - xs[b + half] > rx else b
+            c = c + half if ys[c + half] - y0 <= ry else c
+            d = d + half if y0 - ys[d + half] > ry else d
+        length -= half
+    if strict:
+        a += xs[a] - x0 < rx
+        b += x0 - xs[b] >= rx
+        c += ys[c] - y0 < ry
+        d += y0 - ys[d] >= ry
+    else:
+        a += xs[a] - x0 <= rx
+        b += x0 - xs[b] > rx
+        c += ys[c] - y0 <= ry
+        d += y0 - ys[d] > ry
+    return a - b - 1, c - d - 1
+
+
+@njit(**JIT_OPTIONS)
 def count_within(xs, xi, radius, strict):
     """Number of entries of sorted ``xs`` with ``|xs[j] - xi| < radius`` (or ``<=``).
 
