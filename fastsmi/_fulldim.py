@@ -1,8 +1,9 @@
 """Full-dimensional k-NN estimators of mutual information and entropy.
 
 These private functions run the classical estimators on whole d-dimensional
-vectors (no slicing), with every neighbour search done by the Cython KD-tree
-(:class:`fastsmi._cython._kdtree.KDTree`).  They are called by the public
+vectors (no slicing), with the neighbour searches done by the Cython KD-tree
+(:class:`fastsmi._cython._kdtree.KDTree`), except Euclidean searches in
+:data:`DENSE_MIN_DIM` or more dimensions, where blocked BLAS brute force is faster.  They are called by the public
 ``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
 slice path.
 
@@ -148,8 +149,93 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
     return float(digamma(k) - 1.0 / k + digamma(n) - avg)
 
 
+#: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
+#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there.  Measured
+#: at k = 5 on 2 cores: the KD-tree is faster at d <= 8, brute force 1.8x faster at d = 16
+#: and 5x at d = 100 (n = 2000 and n = 10,000).
+DENSE_MIN_DIM = 12
+
+_ROUNDING = np.finfo(np.float64).eps
+
+
+def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int = 1) -> np.ndarray:
+    """Euclidean distances to the k nearest other rows, by blocked brute force.
+
+    Squared distances ``|a|^2 + |b|^2 - 2 a.b`` come from one matrix product per
+    block of rows; they select ``k + margin`` candidates per row, whose distances
+    are then computed directly, ``sqrt(sum((a - b)^2))``.  The selection is
+    checked: if some row's nearest excluded point could, within a bound on the
+    product's rounding error, be closer than its k-th candidate, that row is
+    recomputed against every point.  The result is therefore exact up to the
+    rounding of a direct distance computation.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+    k : int
+        ``1 <= k < n``.
+    margin : int, default 4
+        Extra candidates per row.
+    workers : int, default 1
+        BLAS threads for the products.
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+        Row ``i``: the distances from point ``i`` to its k nearest other points,
+        ascending.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._fulldim import dense_knn_distances
+    >>> dense_knn_distances(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]), 2).tolist()
+    [[1.0, 5.0], [4.242640687119285, 5.0], [1.0, 4.242640687119285]]
+    """
+    from threadpoolctl import threadpool_limits
+
+    n, d = Z.shape
+    _check_n_k(n, k)
+    m = min(n - 1, k + max(int(margin), 0))
+    sq = np.einsum("ij,ij->i", Z, Z)
+    # |fl(D2) - D2| <= (d + 4) u (|a|^2 + |b|^2) for the product form; doubled for safety
+    slack = 2.0 * (d + 4) * _ROUNDING * (sq + sq.max())
+    block = max(1, min(1024, (1 << 22) // n))
+    out = np.empty((n, k))
+    with threadpool_limits(limits=max(int(workers), 1), user_api="blas"):
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            rows = np.arange(stop - start)
+            D2 = Z[start:stop] @ Z.T
+            D2 *= -2.0
+            D2 += sq[start:stop, None]
+            D2 += sq[None, :]
+            D2[rows, start + rows] = np.inf
+            if m < n - 1:
+                part = np.argpartition(D2, m, axis=1)
+                cand = part[:, :m]
+                excluded = D2[rows, part[:, m]]
+            else:
+                cand = np.argsort(D2, axis=1)[:, :m]
+                excluded = np.full(stop - start, np.inf)
+            diff = Z[cand] - Z[start:stop, None, :]
+            exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+            exact.sort(axis=1)
+            out[start:stop] = exact[:, :k]
+            unsure = np.flatnonzero(excluded - slack[start:stop] < exact[:, k - 1] ** 2)
+            for r in unsure:
+                i = start + r
+                diff = np.delete(Z, i, axis=0) - Z[i]
+                full = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+                out[i] = np.sort(full)[:k]
+    return out
+
+
 def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """Mean log Euclidean distance to the 1st, ..., k-th nearest other point.
+
+    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions and by
+    :func:`dense_knn_distances` from there on.
 
     Parameters
     ----------
@@ -176,7 +262,10 @@ def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """
     n = Z.shape[0]
     _check_n_k(n, k)
-    dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)
+    if Z.shape[1] >= DENSE_MIN_DIM:
+        dist = dense_knn_distances(Z, k, workers=workers)
+    else:
+        dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)
     if dist[:, 0].min() == 0.0:
         n_dup = int(np.count_nonzero(dist[:, 0] == 0.0))
         raise ValueError(

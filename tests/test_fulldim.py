@@ -236,3 +236,42 @@ def test_bad_arguments():
         _fulldim.ross_mi(X, np.r_[np.zeros(18), np.ones(2)].astype(int), k=3)
     with pytest.raises(ValueError, match="singular"):
         _fulldim.kl_entropy(np.c_[X, X[:, :1]], weights=[1.0], whiten=True)
+
+
+# Euclidean searches from DENSE_MIN_DIM dimensions on run by BLAS brute force.
+@pytest.mark.parametrize("kind", ["random", "grid"])
+@pytest.mark.parametrize("d", [_fulldim.DENSE_MIN_DIM, 30])
+def test_dense_search_matches_brute_force(kind, d):
+    if kind == "random":
+        Z = np.random.default_rng(d).normal(size=(300, d)) * 10.0 ** (np.arange(d) % 3)  # unequal scales
+    else:
+        Z = _distinct_grid(300, d, seed=d)
+    for k in KS:
+        np.testing.assert_allclose(_fulldim.mean_log_knn(Z, k=k), naive_nd.mean_log_knn(Z, k), rtol=0, atol=1e-10)
+
+
+def test_dense_search_rechecks_rows_it_cannot_settle():
+    # on a grid many distances tie, so with no spare candidates the selection is often
+    # ambiguous: those rows are recomputed against every point
+    Z = _distinct_grid(400, 12, seed=1)
+    D = naive_nd.pairwise_distances(Z, Z, "euclidean")
+    np.fill_diagonal(D, np.inf)
+    ref = np.sort(D, axis=1)[:, :3]
+    got = _fulldim.dense_knn_distances(Z, 3, margin=0)
+    np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+
+
+def test_dense_and_tree_kl_mi_agree_at_high_dimension():
+    X, Y = _gaussian(500, 10, 2.0, seed=4)
+    kw = dict(weights_x=[1.0], weights_y=[1.0], weights_xy=[0.3, 0.7], whiten=True, seed_offset=True)
+    got = _fulldim.kl_mi(X, Y, **kw)
+    assert abs(got - naive_nd.kl_mi(X, Y, [1.0], [1.0], [0.3, 0.7], True, True)) < 1e-10
+
+
+def test_dense_search_is_exact_where_the_product_form_is_not():
+    # far from the origin, |a|^2 + |b|^2 - 2 a.b loses every digit of the small distances:
+    # the rounding bound flags each row and it is recomputed directly
+    Z = 1e8 + np.random.default_rng(5).normal(size=(200, 12))
+    D = naive_nd.pairwise_distances(Z, Z, "euclidean")
+    np.fill_diagonal(D, np.inf)
+    np.testing.assert_allclose(_fulldim.dense_knn_distances(Z, 2), np.sort(D, axis=1)[:, :2], rtol=1e-12, atol=0)
