@@ -108,3 +108,26 @@ def test_grid_kth_matches_brute_force(k, euclid, kind):
     _joint.kth_all(ws, k, metric, _joint.SEARCH_GRID, kth)
     order = ws[3]  # x-rank -> original index
     np.testing.assert_array_equal(kth, _brute_kth(x, y, k, euclid)[order])
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zero_radius"])
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 300])
+def test_count_all_strict_matches_count_pair(kind, n):
+    from fastsmi._numba._neighbors import count_all_strict, count_pair
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n)
+    y = rng.standard_normal(n)
+    if kind == "ties":
+        x, y = np.round(x, 1), np.round(y, 1)
+    xs, ys = np.sort(x), np.sort(y)
+    y_rank = rng.permutation(n)
+    radius = rng.uniform(0.0, 0.5, n)
+    if kind == "zero_radius":
+        radius[::3] = 0.0
+    nx = np.empty(n, np.int64)
+    ny = np.empty(n, np.int64)
+    count_all_strict(xs, ys, y_rank, radius, nx, ny)
+    for p in range(n):
+        expect = (_brute_count(xs, p, radius[p], True), _brute_count(ys, y_rank[p], radius[p], True))
+        assert (nx[p], ny[p]) == expect == count_pair(xs, ys, p, y_rank[p], radius[p], radius[p], True), p

@@ -6,7 +6,10 @@ for every slice that thread handles, so the hot loop allocates nothing.
 Two exact joint searches are implemented (``bench/bench_search.py`` compares
 them): a sweep over the x-sorted order, and a ring search over a grid whose
 cells are quantiles of x and y (the default: it touches O(k) points per
-query whatever the marginal distributions).
+query whatever the marginal distributions).  When only the k-th distance is
+needed (k <= 8), the grid is first scanned eight queries at a time, one per
+SIMD lane (:func:`grid_kth_lanes`); the ring search then settles the few
+points whose neighbours may lie outside the scanned cells.
 """
 from __future__ import annotations
 
@@ -145,6 +148,8 @@ def alloc_workspace(n, k, search):
         np.empty(n),                       # 16 k-th neighbour distance, by x-rank (KSG-1)
         np.empty(n, np.int64),             # 17 grid members: x-rank
         np.empty(n, np.int64),             # 18 x-ranks left for the ring search
+        np.empty(n, np.int64),             # 19 marginal counts in x, by x-rank (KSG-1)
+        np.empty(n, np.int64),             # 20 marginal counts in y, by x-rank (KSG-1)
     )
 
 

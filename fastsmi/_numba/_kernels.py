@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from ._joint import alloc_workspace, knn_all, kth_all, sort_joint, sort_values
-from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_pair, count_within, knn_sorted, pair_moments
+from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_all_strict, count_pair, count_within, knn_sorted, pair_moments
 
 STATUS_OK = 0
 STATUS_CONSTANT_X = 1
@@ -103,32 +103,31 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
     xs, ys, ni = ws[0], ws[2], ws[8]
     y_rank = ws[4]
     eps_all = ws[16]
+    total = 0.0
     if variant == 1:
         kth_all(ws, k, METRIC_MAX, search, eps_all)
-    else:
-        knn_all(ws, METRIC_MAX, search)
-    total = 0.0
+        count_x, count_y = ws[19], ws[20]
+        count_all_strict(xs, ys, y_rank, eps_all, count_x, count_y)
+        for p in range(n):
+            total += psi[count_x[p] + 1] + psi[count_y[p] + 1]
+        return -total / n
+    knn_all(ws, METRIC_MAX, search)
     for p in range(n):
         yp = y_rank[p]
-        if variant == 1:
-            eps = eps_all[p]
-            nx, ny = count_pair(xs, ys, p, yp, eps, eps, True)
-            total += psi[nx + 1] + psi[ny + 1]
-        else:
-            x0 = xs[p]
-            y0 = ys[yp]
-            ex = 0.0
-            ey = 0.0
-            for j in range(k):
-                q = ni[p, j]
-                dx = abs(x[q] - x0)
-                dy = abs(y[q] - y0)
-                if dx > ex:
-                    ex = dx
-                if dy > ey:
-                    ey = dy
-            nx, ny = count_pair(xs, ys, p, yp, ex, ey, False)
-            total += psi[nx] + psi[ny]
+        x0 = xs[p]
+        y0 = ys[yp]
+        ex = 0.0
+        ey = 0.0
+        for j in range(k):
+            q = ni[p, j]
+            dx = abs(x[q] - x0)
+            dy = abs(y[q] - y0)
+            if dx > ex:
+                ex = dx
+            if dy > ey:
+                ey = dy
+        nx, ny = count_pair(xs, ys, p, yp, ex, ey, False)
+        total += psi[nx] + psi[ny]
     return -total / n
 
 
