@@ -219,7 +219,7 @@ def sort_joint(a, b, ws, search):
 
 @njit(**JIT_OPTIONS)
 def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni, registers, kth,
-                 targets, n_targets):
+                 targets, n_targets, warm):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
@@ -236,7 +236,9 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     min/max network, about twice as fast.  KSG-1, and KL weighted on the k-th
     neighbour alone, need no neighbour identities, so ties need no order.
 
-    Only the x-ranks ``targets[:n_targets]`` are searched.
+    Only the x-ranks ``targets[:n_targets]`` are searched.  With ``warm`` (register
+    mode), ``kth[p]`` holds an upper bound on the k-th distance on entry: fewer
+    candidates are inserted and fewer rings scanned.
     """
     n = xs.shape[0]
     k = nd.shape[1]
@@ -249,17 +251,20 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         for t in range(k):
             dist[t] = np.inf
             idx[t] = n
-        kd = np.inf
         # register mode (k <= 8, distances only): r0 <= ... <= r7 hold the k smallest,
-        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance
-        r0 = -np.inf if k < 8 else np.inf
-        r1 = -np.inf if k < 7 else np.inf
-        r2 = -np.inf if k < 6 else np.inf
-        r3 = -np.inf if k < 5 else np.inf
-        r4 = -np.inf if k < 4 else np.inf
-        r5 = -np.inf if k < 3 else np.inf
-        r6 = -np.inf if k < 2 else np.inf
-        r7 = np.inf
+        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  Started from an
+        # upper bound u on the k-th distance (k copies of u), the result is still exact:
+        # it is min(u, k-th distance over the scanned points).
+        top = kth[p] if registers and warm else np.inf
+        kd = top
+        r0 = -np.inf if k < 8 else top
+        r1 = -np.inf if k < 7 else top
+        r2 = -np.inf if k < 6 else top
+        r3 = -np.inf if k < 5 else top
+        r4 = -np.inf if k < 4 else top
+        r5 = -np.inf if k < 3 else top
+        r6 = -np.inf if k < 2 else top
+        r7 = top
         x0 = xs[p]
         y0 = ysx[p]
         me = order[p]
@@ -446,9 +451,9 @@ def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, p
     The result of a lane is the k-th smallest distance over the scanned cells
     (a superset of its own cell's 3 x 3 block).  It is exact when it is below
     the gap to the nearest column or row outside them (every other point is at
-    least that far); such points get ``kth[p]``.  The x-ranks of the others (usually a few
-    percent) are written to ``pending`` for the ring search of
-    :func:`grid_knn_all`.  Euclidean distances are compared squared and rooted at
+    least that far); such points get ``kth[p]``.  The others (usually a few
+    percent) get an upper bound in ``kth[p]``, and their x-ranks are written to
+    ``pending`` for the ring search of :func:`grid_knn_all`.  Euclidean distances are compared squared and rooted at
     the end, which gives the same k-th distance (the square root is monotone).
     """
     euclid = metric != METRIC_MAX
@@ -515,9 +520,8 @@ def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, p
                     bound = min(bound, y0 - bounds[3, y_lo - 1])
                 if y_hi + 1 < g:
                     bound = min(bound, bounds[2, y_hi + 1] - y0)
-                if kd < bound or bound == np.inf:
-                    kth[p] = kd
-                else:
+                kth[p] = kd  # exact, or an upper bound for the ring search
+                if not (kd < bound or bound == np.inf):
                     pending[n_pending] = p
                     n_pending += 1
     return n_pending
@@ -531,7 +535,7 @@ def kth_all(ws, k, metric, search, kth):
         pending = ws[18]
         n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending)
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
-                     True, kth, pending, n_pending)
+                     True, kth, pending, n_pending, True)
     else:
         knn_all(ws, metric, search)
         nd = ws[7]
@@ -548,6 +552,6 @@ def knn_all(ws, metric, search):
         for p in range(n):
             targets[p] = p
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     False, ws[16], targets, n)
+                     False, ws[16], targets, n, False)
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])
