@@ -80,3 +80,39 @@ def test_ksg_fulldim_scipy_ckdtree(benchmark, gaussian_pair):
     # Both compute the same exact KSG-1 estimate.
     if "fastsmi" in _ESTIMATES:
         assert abs(_ESTIMATES["fastsmi"] - est) < 1e-10
+
+
+# --------------------------------------------------------------------------------------
+# Euclidean k-NN distances in high dimension: KD-tree against blocked BLAS brute force
+# (fastsmi._fulldim picks brute force from DENSE_MIN_DIM dimensions on).
+# --------------------------------------------------------------------------------------
+DENSE_CASES = [(2000, 8), (2000, 16), (2000, 100), (10_000, 16), (10_000, 100)]
+
+
+@pytest.fixture(scope="module", params=DENSE_CASES, ids=[f"n{n}-d{d}" for n, d in DENSE_CASES])
+def cloud(request):
+    n, d = request.param
+    return n, d, np.random.default_rng(d).standard_normal((n, d))
+
+
+def _knn_tree(Z, k, workers):
+    from fastsmi._cython._kdtree import KDTree
+
+    return KDTree(Z, metric="euclidean").knn(k, workers=workers)[0]
+
+
+@pytest.mark.parametrize("search", ["kdtree", "dense"])
+def test_euclidean_knn_search(benchmark, cloud, search):
+    from fastsmi._fulldim import dense_knn_distances
+
+    n, d, Z = cloud
+    group = f"euclidean-knn k=5 n={n} d={d}"
+    benchmark.group = group
+    if search == "kdtree":
+        dist = benchmark.pedantic(_knn_tree, args=(Z, 5, WORKERS), rounds=3, iterations=1, warmup_rounds=1)
+    else:
+        dist = benchmark.pedantic(dense_knn_distances, args=(Z, 5), kwargs=dict(workers=WORKERS),
+                                  rounds=3, iterations=1, warmup_rounds=1)
+    record(benchmark, group, f"{search} k-NN distances", 1)
+    # both searches are exact: same distances up to the rounding of the sum of squares
+    np.testing.assert_allclose(dist, _knn_tree(Z, 5, WORKERS), rtol=1e-12)

@@ -21,6 +21,7 @@ already validated C-contiguous float64 arrays with one row per sample.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -158,16 +159,17 @@ DENSE_MIN_DIM = 12
 _ROUNDING = np.finfo(np.float64).eps
 
 
-def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int = 1) -> np.ndarray:
+def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int = 1,
+                        _report: Optional[dict] = None) -> np.ndarray:
     """Euclidean distances to the k nearest other rows, by blocked brute force.
 
-    Squared distances ``|a|^2 + |b|^2 - 2 a.b`` come from one matrix product per
-    block of rows; they select ``k + margin`` candidates per row, whose distances
-    are then computed directly, ``sqrt(sum((a - b)^2))``.  The selection is
-    checked: if some row's nearest excluded point could, within a bound on the
-    product's rounding error, be closer than its k-th candidate, that row is
-    recomputed against every point.  The result is therefore exact up to the
-    rounding of a direct distance computation.
+    On centred data, squared distances ``|a|^2 + |b|^2 - 2 a.b`` come from one
+    matrix product per block of rows; they select ``k + margin`` candidates per
+    row, whose distances are then computed directly, ``sqrt(sum((a - b)^2))``.
+    The selection is checked: if some row's nearest excluded point could, within
+    a bound on the product's rounding error, be closer than its k-th candidate,
+    that row is recomputed against every point.  The result is therefore exact up
+    to the rounding of a direct distance computation.
 
     Parameters
     ----------
@@ -197,16 +199,19 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     n, d = Z.shape
     _check_n_k(n, k)
     m = min(n - 1, k + max(int(margin), 0))
-    sq = np.einsum("ij,ij->i", Z, Z)
-    # |fl(D2) - D2| <= (d + 4) u (|a|^2 + |b|^2) for the product form; doubled for safety
-    slack = 2.0 * (d + 4) * _ROUNDING * (sq + sq.max())
-    block = max(1, min(1024, (1 << 22) // n))
+    C = Z - Z.mean(axis=0)  # the same distances, smaller norms: a tighter rounding bound
+    sq = np.einsum("ij,ij->i", C, C)
+    # |fl(D2) - D2| <= (2d + 4) u (|a|^2 + |b|^2) for the product form; twice that is used
+    slack = 2.0 * (2 * d + 4) * _ROUNDING * (sq + sq.max())
+    # rows per block: the (block, n) products and the (block, m, d) differences stay under 32 MiB
+    block = max(1, min(1024, (1 << 22) // n, (1 << 22) // (m * d)))
     out = np.empty((n, k))
+    unsure_rows = []
     with threadpool_limits(limits=max(int(workers), 1), user_api="blas"):
         for start in range(0, n, block):
             stop = min(n, start + block)
             rows = np.arange(stop - start)
-            D2 = Z[start:stop] @ Z.T
+            D2 = C[start:stop] @ C.T
             D2 *= -2.0
             D2 += sq[start:stop, None]
             D2 += sq[None, :]
@@ -215,19 +220,25 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
                 part = np.argpartition(D2, m, axis=1)
                 cand = part[:, :m]
                 excluded = D2[rows, part[:, m]]
-            else:
+            else:  # every other point is a candidate
                 cand = np.argsort(D2, axis=1)[:, :m]
                 excluded = np.full(stop - start, np.inf)
             diff = Z[cand] - Z[start:stop, None, :]
             exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
             exact.sort(axis=1)
             out[start:stop] = exact[:, :k]
-            unsure = np.flatnonzero(excluded - slack[start:stop] < exact[:, k - 1] ** 2)
-            for r in unsure:
-                i = start + r
-                diff = np.delete(Z, i, axis=0) - Z[i]
-                full = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-                out[i] = np.sort(full)[:k]
+            unsure_rows.append(start + np.flatnonzero(excluded - slack[start:stop] < exact[:, k - 1] ** 2))
+    unsure = np.concatenate(unsure_rows)
+    if _report is not None:
+        _report["rechecked"] = int(unsure.size)
+    # rows whose selection may be wrong: all distances, directly, a block at a time
+    step = max(1, (1 << 22) // (n * d))
+    for lo in range(0, unsure.size, step):
+        idx = unsure[lo:lo + step]
+        diff = Z[None, :, :] - Z[idx, None, :]
+        full = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        full[np.arange(idx.size), idx] = np.inf
+        out[idx] = np.sort(full, axis=1)[:, :k]
     return out
 
 

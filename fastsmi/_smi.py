@@ -107,15 +107,18 @@ def _block_size(n: int, m: int, block_size: Optional[int]) -> int:
     return min(block_size, g * math.ceil(m / g))
 
 
-def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int) -> np.ndarray:
+def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int, fortran: bool = False) -> np.ndarray:
     """``A @ theta[start:stop].T`` computed on exactly ``width`` directions (zero-padded).
 
     Every BLAS call sees a multiple of the granule, aligned to it, so the
     projection of a direction does not depend on the block it travels in.
+    With ``fortran`` the result is copied to Fortran order (same values), and
+    the C-ordered product is freed at once.
     """
     block = np.zeros((width, theta.shape[1]))
     block[: stop - start] = theta[start:stop]
-    return A @ block.T
+    P = A @ block.T
+    return np.asfortranarray(P) if fortran else P
 
 
 def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, theta_y: Optional[np.ndarray],
@@ -129,9 +132,10 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
     from threadpoolctl import threadpool_limits
 
     mod = get_backend(backend)
+    fortran = getattr(mod, "PROJECTION_ORDER", "C") == "F"
     with threadpool_limits(limits=1, user_api="blas"):
-        PX = _project(X, theta_x, start, stop, width)
-        PY = None if discrete is not None else _project(Y, theta_y, start, stop, width)
+        PX = _project(X, theta_x, start, stop, width, fortran)
+        PY = None if discrete is not None else _project(Y, theta_y, start, stop, width, fortran)
     out = np.empty(stop - start)
     status = np.zeros(stop - start, dtype=np.int8)
     if tols is None:

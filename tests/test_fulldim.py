@@ -257,8 +257,19 @@ def test_dense_search_rechecks_rows_it_cannot_settle():
     D = naive_nd.pairwise_distances(Z, Z, "euclidean")
     np.fill_diagonal(D, np.inf)
     ref = np.sort(D, axis=1)[:, :3]
-    got = _fulldim.dense_knn_distances(Z, 3, margin=0)
+    report = {}
+    got = _fulldim.dense_knn_distances(Z, 3, margin=0, _report=report)
     np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+    assert report["rechecked"] > 0
+
+
+@pytest.mark.parametrize("n", [2, 4, 9])
+def test_dense_search_with_every_point_a_candidate(n):
+    Z = np.random.default_rng(n).normal(size=(n, 13))
+    D = naive_nd.pairwise_distances(Z, Z, "euclidean")
+    np.fill_diagonal(D, np.inf)
+    k = n - 1
+    np.testing.assert_allclose(_fulldim.dense_knn_distances(Z, k), np.sort(D, axis=1)[:, :k], rtol=1e-14, atol=0)
 
 
 def test_dense_and_tree_kl_mi_agree_at_high_dimension():
@@ -269,9 +280,14 @@ def test_dense_and_tree_kl_mi_agree_at_high_dimension():
 
 
 def test_dense_search_is_exact_where_the_product_form_is_not():
-    # far from the origin, |a|^2 + |b|^2 - 2 a.b loses every digit of the small distances:
-    # the rounding bound flags each row and it is recomputed directly
-    Z = 1e8 + np.random.default_rng(5).normal(size=(200, 12))
+    # far from the centre, |a|^2 + |b|^2 - 2 a.b loses every digit of the small distances:
+    # the rounding bound flags the rows and they are recomputed directly
+    Z = np.random.default_rng(5).normal(size=(200, 12))
+    Z[:100, 0] += 1e8  # two tight clusters far apart: centring does not help
+    Z[100:, 0] -= 1e8
     D = naive_nd.pairwise_distances(Z, Z, "euclidean")
     np.fill_diagonal(D, np.inf)
-    np.testing.assert_allclose(_fulldim.dense_knn_distances(Z, 2), np.sort(D, axis=1)[:, :2], rtol=1e-12, atol=0)
+    report = {}
+    got = _fulldim.dense_knn_distances(Z, 2, _report=report)
+    np.testing.assert_allclose(got, np.sort(D, axis=1)[:, :2], rtol=1e-12, atol=0)
+    assert report["rechecked"] > 0

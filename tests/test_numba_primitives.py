@@ -15,28 +15,33 @@ from conftest import requires_numba
 pytestmark = requires_numba
 
 
-def _sorter():
+def _sorter(report=None):
     from fastsmi._numba import _joint
 
     def argsort(v):
         n = v.shape[0]
         ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
         order = np.empty(n, np.int64)
-        _joint.radix_argsort(v, order, ws[12][0], ws[12][1], ws[9], ws[13])
+        fell_back = _joint.radix_argsort(v, order, ws[12][0], ws[12][1], ws[9], ws[13])
+        if report is not None:
+            report.append(fell_back)
         return order
 
     return argsort
 
 
-@pytest.mark.parametrize("kind", ["normal", "rounded", "close", "signed_zero", "tiny", "constant", "wide"])
+@pytest.mark.parametrize("kind", ["normal", "rounded", "close", "pairs", "signed_zero", "tiny", "constant", "wide"])
 @pytest.mark.parametrize("n", [1, 2, 7, 300, 4001])
 def test_radix_argsort_is_a_stable_argsort(kind, n):
     rng = np.random.default_rng(n)
     v = rng.standard_normal(n)
     if kind == "rounded":
         v = np.round(v, 1)
-    elif kind == "close":  # values that agree on the top 32 bits: the insertion pass orders them
+    elif kind == "close":  # all values agree on the top 32 bits: sorted again on all 64
         v = 1.0 + rng.standard_normal(n) * 1e-12
+    elif kind == "pairs":  # a few values agree on the top 32 bits with another: the insertion pass orders them
+        idx = np.arange(0, n - 1, 7)
+        v[idx] = v[idx + 1] * (1.0 + 1e-13)
     elif kind == "signed_zero":
         v = np.where(rng.random(n) < 0.5, -0.0, 0.0) * np.round(v)
     elif kind == "tiny":
@@ -47,6 +52,19 @@ def test_radix_argsort_is_a_stable_argsort(kind, n):
         v = v * 10.0 ** rng.integers(-200, 200, n)
     order = _sorter()(v)
     np.testing.assert_array_equal(order, np.argsort(v, kind="stable"))
+
+
+def test_radix_argsort_falls_back_to_all_bits_only_for_crowded_values():
+    # 100,000 values agreeing on their top 32 bits: the insertion finish would be
+    # quadratic, so the sort is redone on all 64 bits
+    report = []
+    v = 1.0 + np.random.default_rng(0).standard_normal(100_000) * 1e-12
+    np.testing.assert_array_equal(_sorter(report)(v), np.argsort(v, kind="stable"))
+    w = np.random.default_rng(0).standard_normal(100_000)
+    idx = np.arange(0, w.size - 1, 7)
+    w[idx] = w[idx + 1] * (1.0 + 1e-13)  # pairs within the top bits: a few insertion moves
+    np.testing.assert_array_equal(_sorter(report)(w), np.argsort(w, kind="stable"))
+    assert report == [True, False]
 
 
 def _brute_count(values, pos, radius, strict):
@@ -86,12 +104,13 @@ def _brute_kth(x, y, k, euclid):
 @pytest.mark.parametrize("k", [1, 2, 5, 8])
 @pytest.mark.parametrize("euclid", [False, True])
 @pytest.mark.parametrize("kind", ["independent", "dependent", "ties", "clusters"])
-def test_grid_kth_matches_brute_force(k, euclid, kind):
+@pytest.mark.parametrize("n", ["k+1", 11, 40, 1500])
+def test_grid_kth_matches_brute_force(k, euclid, kind, n):
     from fastsmi._numba import _joint
     from fastsmi._numba._neighbors import METRIC_EUCLIDEAN, METRIC_MAX
 
-    rng = np.random.default_rng(k)
-    n = 1500
+    n = k + 1 if n == "k+1" else n
+    rng = np.random.default_rng(k + n)
     x = rng.standard_normal(n)
     y = rng.standard_normal(n)
     if kind == "dependent":
@@ -125,6 +144,9 @@ def test_count_all_strict_matches_count_pair(kind, n):
     radius = rng.uniform(0.0, 0.5, n)
     if kind == "zero_radius":
         radius[::3] = 0.0
+    # as in KSG-1, most radii are exactly the distance to some point: the strict < is decisive
+    others = rng.integers(0, n, n)
+    radius[1::2] = np.abs(xs[others] - xs)[1::2]
     nx = np.empty(n, np.int64)
     ny = np.empty(n, np.int64)
     count_all_strict(xs, ys, y_rank, radius, nx, ny)

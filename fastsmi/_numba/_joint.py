@@ -59,17 +59,11 @@ RADIX_KEY_BITS = 32
 
 
 @njit(**JIT_OPTIONS)
-def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
-    """Stable argsort of float64 ``values`` into ``order``.
+def _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, low_bit):
+    """Stable LSD radix sort (8-bit digits) of ``order`` on bits ``low_bit..63`` of the keys.
 
-    Floats are mapped to unsigned keys with the same order (flip all bits of
-    negatives, the sign bit of positives; -0.0 counts as +0.0).  An LSD radix sort with 8-bit digits
-    orders the keys' top :data:`RADIX_KEY_BITS` bits, skipping passes whose
-    digit is the same for every key; an insertion pass then finishes the order
-    on the whole values, in O(n) when few neighbours agree on the top bits.
-    Equal values keep their index order, as ``np.argsort(kind="stable")`` does:
-    their keys are equal, the radix passes are stable and the insertion pass
-    never moves an entry past an equal one.
+    On return ``keys`` and ``order`` hold the sorted keys and their indices.
+    Passes whose digit is the same for every key are skipped.
     """
     n = values.shape[0]
     bits = values.view(np.uint64)
@@ -83,7 +77,7 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
     src_o = order
     dst_k = keys_tmp
     dst_o = order_tmp
-    for shift in range(64 - RADIX_KEY_BITS, 64, 8):
+    for shift in range(low_bit, 64, 8):
         sh = np.uint64(shift)
         for b in range(257):
             counts[b] = 0
@@ -110,6 +104,25 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
         for i in range(n):
             order[i] = src_o[i]
             keys[i] = src_k[i]
+
+
+@njit(**JIT_OPTIONS)
+def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
+    """Stable argsort of float64 ``values`` into ``order``.
+
+    Floats are mapped to unsigned keys with the same order (flip all bits of
+    negatives, the sign bit of positives; -0.0 counts as +0.0).  A radix sort
+    orders the keys' top :data:`RADIX_KEY_BITS` bits; an insertion pass then
+    finishes the order on the whole keys, in O(n) when few neighbours agree on
+    the top bits.  Should that pass move more than 4n entries (values crowded
+    within a relative 1e-6 of each other), the sort is redone on all 64 bits.
+    Equal values keep their index order, as ``np.argsort(kind="stable")`` does:
+    their keys are equal, the radix passes are stable and the insertion pass
+    never moves an entry past an equal one.  Returns True if it fell back.
+    """
+    n = values.shape[0]
+    _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, 64 - RADIX_KEY_BITS)
+    budget = 4 * n
     for i in range(1, n):
         key = keys[i]
         if keys[i - 1] <= key:
@@ -122,6 +135,11 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
             j -= 1
         keys[j + 1] = key
         order[j + 1] = idx
+        budget -= i - 1 - j
+        if budget < 0:
+            _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, 0)
+            return True
+    return False
 
 
 @njit(**JIT_OPTIONS)

@@ -91,15 +91,14 @@ def count_pair(xs, ys, px, py, rx, ry, strict):
     same ``ceil(log2 n)`` steps, interleaved, each step a conditional move, so
     no branch depends on the data (see ``LLVM_OPTIONS`` in ``fastsmi._config``).
     The comparisons are those of :func:`count_around`, so the counts agree
-    exactly.  A strict radius of 0 or less counts nothing.
+    exactly.  Radii outside that argument's range (0 or less if strict, negative
+    otherwise) are passed to :func:`count_around`.
     """
     n = xs.shape[0]
     x0 = xs[px]
     y0 = ys[py]
-    if strict and not (rx > 0.0 and ry > 0.0):
-        nx = count_around(xs, px, rx, True)
-        ny = count_around(ys, py, ry, True)
-        return nx, ny
+    if not (rx > 0.0 and ry > 0.0) if strict else not (rx >= 0.0 and ry >= 0.0):
+        return count_around(xs, px, rx, strict), count_around(ys, py, ry, strict)
     a = 0  # prefix where xs[j] - x0 < rx  (<= if not strict)
     b = 0  # prefix where x0 - xs[j] >= rx (> if not strict)
     c = 0
