@@ -107,18 +107,15 @@ def _block_size(n: int, m: int, block_size: Optional[int]) -> int:
     return min(block_size, g * math.ceil(m / g))
 
 
-def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int, fortran: bool = False) -> np.ndarray:
+def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int) -> np.ndarray:
     """``A @ theta[start:stop].T`` computed on exactly ``width`` directions (zero-padded).
 
     Every BLAS call sees a multiple of the granule, aligned to it, so the
     projection of a direction does not depend on the block it travels in.
-    With ``fortran`` the result is copied to Fortran order (same values), and
-    the C-ordered product is freed at once.
     """
     block = np.zeros((width, theta.shape[1]))
     block[: stop - start] = theta[start:stop]
-    P = A @ block.T
-    return np.asfortranarray(P) if fortran else P
+    return A @ block.T
 
 
 def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, theta_y: Optional[np.ndarray],
@@ -132,10 +129,9 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
     from threadpoolctl import threadpool_limits
 
     mod = get_backend(backend)
-    fortran = getattr(mod, "PROJECTION_ORDER", "C") == "F"
     with threadpool_limits(limits=1, user_api="blas"):
-        PX = _project(X, theta_x, start, stop, width, fortran)
-        PY = None if discrete is not None else _project(Y, theta_y, start, stop, width, fortran)
+        PX = _project(X, theta_x, start, stop, width)
+        PY = None if discrete is not None else _project(Y, theta_y, start, stop, width)
     out = np.empty(stop - start)
     status = np.zeros(stop - start, dtype=np.int8)
     if tols is None:

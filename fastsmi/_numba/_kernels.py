@@ -35,7 +35,8 @@ def standardize_column(P, s, jitter, out, tol):
     """``out = (P[:, s] - mean) / std + jitter``; False if the column is constant.
 
     A column whose range is at most ``tol`` (the rounding error of the
-    projection) is constant: its spread is rounding noise, not data.
+    projection) is constant: its spread is rounding noise, not data.  The
+    column is read once, strided, into ``out``; the other passes run on ``out``.
     """
     n = P.shape[0]
     lo = P[0, s]
@@ -43,6 +44,7 @@ def standardize_column(P, s, jitter, out, tol):
     total = 0.0
     for i in range(n):
         v = P[i, s]
+        out[i] = v
         total += v
         if v < lo:
             lo = v
@@ -53,11 +55,11 @@ def standardize_column(P, s, jitter, out, tol):
     mean = total / n
     ss = 0.0
     for i in range(n):
-        dv = P[i, s] - mean
+        dv = out[i] - mean
         ss += dv * dv
     std = np.sqrt(ss / n)
     for i in range(n):
-        out[i] = (P[i, s] - mean) / std + jitter[i]
+        out[i] = (out[i] - mean) / std + jitter[i]
     return True
 
 

@@ -14,11 +14,6 @@ from ._kernels import discrete_block, kl_block, ksg_block
 
 NAME = "numba"
 
-#: Memory order in which this backend takes the projection blocks.  Each slice is a
-#: column: in Fortran order its n values are contiguous, so the kernels' passes over a
-#: slice stream through memory (measured 8-12% faster per slice than striding through
-#: a C-ordered block).  The values are the same.
-PROJECTION_ORDER = "F"
 SEARCHES = {"sweep": SEARCH_SWEEP, "grid": SEARCH_GRID}
 
 
