@@ -27,6 +27,8 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
+from ._blas import blas_threads
+
 try:
     from ._cython._kdtree import KDTree
 except ImportError as _exc:  # pragma: no cover - depends on the build
@@ -194,8 +196,6 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     >>> dense_knn_distances(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]), 2).tolist()
     [[1.0, 5.0], [4.242640687119285, 5.0], [1.0, 4.242640687119285]]
     """
-    from threadpoolctl import threadpool_limits
-
     n, d = Z.shape
     _check_n_k(n, k)
     m = min(n - 1, k + max(int(margin), 0))
@@ -207,7 +207,7 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     block = max(1, min(1024, (1 << 22) // n, (1 << 22) // (m * d)))
     out = np.empty((n, k))
     unsure_rows = []
-    with threadpool_limits(limits=max(int(workers), 1), user_api="blas"):
+    with blas_threads(workers):
         for start in range(0, n, block):
             stop = min(n, start + block)
             rows = np.arange(stop - start)
@@ -289,16 +289,23 @@ def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
 
 
 def _whiten(Z: np.ndarray) -> tuple[np.ndarray, float]:
-    """Whiten by the full sample covariance (np.cov); return the data and 0.5 log det C."""
-    C = np.atleast_2d(np.cov(Z, rowvar=False))
-    try:
-        L = np.linalg.cholesky(C)
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            "cannot whiten: the sample covariance is singular (a constant or linearly "
-            "dependent column); drop redundant columns or use whiten=False"
-        ) from None
-    W = solve_triangular(L, Z.T, lower=True).T
+    """Whiten by the full sample covariance (np.cov); return the data and 0.5 log det C.
+
+    BLAS and LAPACK run on one thread here: their results can depend on the
+    thread count in the last bits, and the seed's weights amplify those.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        C = np.atleast_2d(np.cov(Z, rowvar=False))
+        try:
+            L = np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                "cannot whiten: the sample covariance is singular (a constant or linearly "
+                "dependent column); drop redundant columns or use whiten=False"
+            ) from None
+        W = solve_triangular(L, Z.T, lower=True).T
     return np.ascontiguousarray(W), float(np.sum(np.log(np.diag(L))))
 
 

@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._blas import blas_threads
 from ._config import JITTER_SCALE
 from ._validation import rounding_tolerance
 
@@ -63,10 +64,8 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
             return
         out[i] = _mi_full(px, py, estimator, k, False, 1)
 
-    from threadpoolctl import threadpool_limits
-
     workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else int(n_jobs)
-    with threadpool_limits(limits=1, user_api="blas"), cf.ThreadPoolExecutor(max_workers=workers) as pool:
+    with blas_threads(1), cf.ThreadPoolExecutor(max_workers=workers) as pool:
         for _ in pool.map(one, range(m)):
             if progress is not None:
                 progress.update(1)

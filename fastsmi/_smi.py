@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _validation as V
 from ._backends import get_backend
+from ._blas import blas_threads
 from ._config import BLOCK_MEMORY_BYTES, JITTER_SCALE, PROJECTION_GRANULE
 from ._plan import Plan, make_plan
 from .projections import METHODS, SeedLike, as_seed_sequence, directions
@@ -126,10 +127,8 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
 
     Returns ``(estimates, status)``; the estimates include the plan's constant.
     """
-    from threadpoolctl import threadpool_limits
-
     mod = get_backend(backend)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         PX = _project(X, theta_x, start, stop, width)
         PY = None if discrete is not None else _project(Y, theta_y, start, stop, width)
     out = np.empty(stop - start)

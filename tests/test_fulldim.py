@@ -291,3 +291,19 @@ def test_dense_search_is_exact_where_the_product_form_is_not():
     got = _fulldim.dense_knn_distances(Z, 2, _report=report)
     np.testing.assert_allclose(got, np.sort(D, axis=1)[:, :2], rtol=1e-12, atol=0)
     assert report["rechecked"] > 0
+
+
+def test_full_dimensional_estimates_do_not_depend_on_blas_threads():
+    # The seed's weights at high dimension amplify the last bits of the whitened data
+    # (its estimates reach +-300 nats), so the whitening must not depend on how many
+    # threads BLAS and LAPACK use: a Dask worker runs them single-threaded.
+    from threadpoolctl import threadpool_limits
+
+    X, Y = _gaussian(2000, 75, 2.0, seed=6)
+    kw = dict(weights_x=[0.1, 0.2, 0.3, 0.4], weights_y=[0.4, 0.3, 0.2, 0.1], weights_xy=[5e3, -1e4, 5e3, 1.0],
+              whiten=True, seed_offset=True)
+    with threadpool_limits(limits=2):
+        many = _fulldim.kl_mi(X, Y, **kw)
+    with threadpool_limits(limits=1):
+        one = _fulldim.kl_mi(X, Y, **kw)
+    assert many == one
