@@ -15,10 +15,11 @@ _lock = threading.Lock()
 
 
 def blas_threads(limit: int) -> Any:
-    """Context manager: BLAS (numpy's and any already loaded) uses at most ``limit`` threads inside it."""
+    """Context manager: numpy's and scipy's BLAS and LAPACK use at most ``limit`` threads inside it."""
     global _controller
     with _lock:
         if _controller is None:
+            import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so the controller sees it)
             from threadpoolctl import ThreadpoolController
 
             _controller = ThreadpoolController()

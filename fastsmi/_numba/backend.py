@@ -13,7 +13,6 @@ from ._joint import SEARCH_GRID, SEARCH_SWEEP
 from ._kernels import discrete_block, kl_block, ksg_block
 
 NAME = "numba"
-
 SEARCHES = {"sweep": SEARCH_SWEEP, "grid": SEARCH_GRID}
 
 
