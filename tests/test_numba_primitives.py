@@ -2,7 +2,7 @@
 
 The slice estimators are compared with ``naive.py`` in ``test_kernels.py``; these
 tests pin down the building blocks on inputs chosen to reach every path: the
-radix sort's top-bits passes and insertion finish, the branch-free counts, and
+bucket sort and its fallback, the radix sort's top-bits passes and insertion finish, the branch-free counts, and
 the vectorised block scan of the grid with its fallback to the ring search.
 """
 from __future__ import annotations
@@ -65,6 +65,71 @@ def test_radix_argsort_falls_back_to_all_bits_only_for_crowded_values():
     w[idx] = w[idx + 1] * (1.0 + 1e-13)  # pairs within the top bits: a few insertion moves
     np.testing.assert_array_equal(_sorter(report)(w), np.argsort(w, kind="stable"))
     assert report == [True, False]
+
+
+_SORT_KINDS = ["normal", "standardised", "heavy", "rounded", "signed_zero", "constant", "wide", "jittered_ties"]
+
+
+def _sort_input(kind, n):
+    rng = np.random.default_rng(n + 17)
+    v = rng.standard_normal(n)
+    if kind == "standardised":
+        v = (v - v.mean()) / v.std() if n > 1 else v
+    elif kind == "heavy":  # Cauchy: the buckets still fill evenly under v / (1 + |v|)
+        v = rng.standard_cauchy(n)
+    elif kind == "rounded":  # many exact ties
+        v = np.round(v, 1)
+    elif kind == "signed_zero":
+        v = np.where(rng.random(n) < 0.5, -0.0, 0.0) * np.round(v)
+    elif kind == "constant":
+        v = np.full(n, 3.5)
+    elif kind == "wide":
+        v = v * 10.0 ** rng.integers(-200, 200, n)
+    elif kind == "jittered_ties":  # ReLU-like: a third exact zeros, plus the tie-breaking jitter
+        v = np.where(rng.random(n) < 0.33, 0.0, np.abs(v)) + rng.uniform(-1e-10, 1e-10, n)
+    return v
+
+
+def _bucket(v):
+    from fastsmi._numba import _joint
+
+    n = v.shape[0]
+    ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
+    order = np.empty(n, np.int64)
+    out = np.empty(n)
+    crowded = _joint.bucket_argsort(v, order, out, ws[9], ws[13])
+    return crowded, order, out
+
+
+@pytest.mark.parametrize("kind", _SORT_KINDS)
+@pytest.mark.parametrize("n", [1, 2, 7, 300, 4001])
+def test_bucket_argsort_is_a_stable_argsort_or_says_it_gave_up(kind, n):
+    v = _sort_input(kind, n)
+    crowded, order, out = _bucket(v)
+    expected = np.argsort(v, kind="stable")
+    if not crowded:
+        np.testing.assert_array_equal(order, expected)
+        np.testing.assert_array_equal(out, v[expected])
+    # spread data must take the bucket path, crowded data the fallback
+    if kind in ("normal", "standardised", "heavy") and n >= 7:
+        assert not crowded
+    if kind in ("constant", "rounded") and n >= 4001:
+        assert crowded
+
+
+@pytest.mark.parametrize("kind", _SORT_KINDS + ["close"])
+@pytest.mark.parametrize("n", [1, 2, 300, 4001])
+def test_sort_values_is_a_stable_argsort(kind, n):
+    from fastsmi._numba import _joint
+
+    v = 1.0 + np.random.default_rng(n).standard_normal(n) * 1e-12 if kind == "close" else _sort_input(kind, n)
+    ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
+    order = np.empty(n, np.int64)
+    out = np.empty(n)
+    _joint.sort_values(v, ws, order, out)
+    expected = np.argsort(v, kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(out, v[expected])
 
 
 def _brute_count(values, pos, radius, strict):
