@@ -151,8 +151,9 @@ def test_resume_refuses_other_parameters(tmp_path):
 
 def test_kill_subprocess_midway_then_resume(tmp_path):
     # 80 cells: far more than can finish between two polls, so the kill lands midway
+    # cells in sequence (--processes 1): one process to kill
     args = ["synthetic", "fig1", "--dims", "1,2,3,4", "--mi-values", "0,0.75,1.5,2.25,3", "-n", "400", "-m", "32",
-            "--no-plots", "--no-progress"]
+            "--no-plots", "--no-progress", "--processes", "1"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "fastsmi.experiments.cli", *args, "--out", str(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -266,6 +267,25 @@ def test_cli_flags_map_to_config():
     assert cfg.n_jobs == 1  # one thread per Dask task unless --n-jobs
     assert cfg.dims == syn.SyntheticConfig.preset("fig2", quick=True).dims
     assert main(["synthetic", "fig1", "--estimators", "kl", "--kinds", "full", "--out", "/nonexistent/x"]) == 1
+
+
+def test_cli_runs_full_grids_in_a_process_pool_by_default(monkeypatch):
+    import argparse
+
+    from fastsmi.experiments.cli import _processes
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    full = parser.parse_args(["synthetic", "fig2"])
+    assert _processes(full) == 4 and config_from_args(full).n_jobs == 1  # one thread per process
+    assert _processes(parser.parse_args(["synthetic", "fig2", "--quick"])) is None
+    assert _processes(parser.parse_args(["synthetic", "fig2", "--dask"])) is None
+    one = parser.parse_args(["synthetic", "fig2", "--processes", "1"])
+    assert _processes(one) == 1 and config_from_args(one).n_jobs is None  # in sequence, all threads per cell
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert _processes(full) is None
+    assert main(["synthetic", "fig1", "--processes", "0", "--out", "/nonexistent/x"]) == 1
 
 
 def test_markdown_answers_ksg_vs_seed_at_high_d():
