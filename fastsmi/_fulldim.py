@@ -3,8 +3,8 @@
 These private functions run the classical estimators on whole d-dimensional
 vectors (no slicing), with the neighbour searches done by the Cython KD-tree
 (:class:`fastsmi._cython._kdtree.KDTree`), except in many dimensions, where brute
-force is faster: Euclidean searches in :data:`DENSE_MIN_DIM` or more dimensions
-(blocked BLAS products) and KSG's max-norm searches in a joint space of
+force is faster: Euclidean searches in :data:`NUMBA_DENSE_MIN_DIM` (without
+Numba :data:`DENSE_MIN_DIM`) or more dimensions (blocked BLAS products) and KSG's max-norm searches in a joint space of
 :data:`KSG_DENSE_MIN_DIM` or more dimensions (Numba; without Numba KSG stays on
 the KD-tree).  They are called by the public
 ``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
@@ -217,10 +217,17 @@ def _ksg_counts_tree(X: np.ndarray, Y: np.ndarray, k: int, variant: int,
 
 
 #: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
-#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there.  Measured
-#: by ``bench/bench_kdtree.py`` (k = 5, 2 threads, n = 2000 / 10,000): the tree is 2.1x
-#: faster at d = 8; brute force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
+#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there, when
+#: Numba is not available.  Measured by ``bench/bench_kdtree.py`` (k = 5, 2 threads,
+#: n = 2000 / 10,000) for the numpy dense search: the tree is 2.1x faster at d = 8; brute
+#: force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
 DENSE_MIN_DIM = 12
+
+#: :data:`DENSE_MIN_DIM` for the Numba dense search.  Tree time / dense time (k = 5,
+#: 2 threads, medians of 7, side by side) at d = 4, 6, 8, 10, 12: n = 2000: 0.45, 1.2,
+#: 1.9, 2.7, 4.7; n = 10,000: 0.15, 0.38, 1.6, 3.3, 8.6.  Both searches sum the squares
+#: in coordinate order, so moving the threshold does not change any distance.
+NUMBA_DENSE_MIN_DIM = 8
 
 _ROUNDING = np.finfo(np.float64).eps
 
@@ -342,8 +349,9 @@ def _dense_knn_numpy(Z: np.ndarray, C: np.ndarray, sq: np.ndarray, slack: np.nda
 def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """Mean log Euclidean distance to the 1st, ..., k-th nearest other point.
 
-    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions and by
-    :func:`dense_knn_distances` from there on.
+    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions
+    (:data:`NUMBA_DENSE_MIN_DIM` with Numba) and by :func:`dense_knn_distances`
+    from there on.
 
     Parameters
     ----------
@@ -370,7 +378,7 @@ def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """
     n = Z.shape[0]
     _check_n_k(n, k)
-    if Z.shape[1] >= DENSE_MIN_DIM:
+    if Z.shape[1] >= (DENSE_MIN_DIM if _dense_kernels() is None else NUMBA_DENSE_MIN_DIM):
         dist = dense_knn_distances(Z, k, workers=workers)
     else:
         dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)

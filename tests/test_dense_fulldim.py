@@ -168,6 +168,16 @@ def test_dense_knn_equals_the_tree():
     np.testing.assert_array_equal(_fulldim.dense_knn_distances(Z, 4), tree)
 
 
+@pytest.mark.parametrize("d", [_fulldim.NUMBA_DENSE_MIN_DIM - 1, _fulldim.NUMBA_DENSE_MIN_DIM])
+def test_mean_log_knn_on_both_sides_of_the_threshold(d, monkeypatch):
+    # below the threshold the tree, from it on the dense search: the same distances bit for bit
+    Z = np.random.default_rng(d).normal(size=(400, d))
+    got = _fulldim.mean_log_knn(Z, k=4)
+    monkeypatch.setattr(_fulldim, "NUMBA_DENSE_MIN_DIM", 1 if d < _fulldim.NUMBA_DENSE_MIN_DIM else 100)
+    np.testing.assert_array_equal(_fulldim.mean_log_knn(Z, k=4), got)
+    np.testing.assert_allclose(got, naive_nd.mean_log_knn(Z, 4), rtol=0, atol=1e-12)
+
+
 def test_dense_knn_rechecks_unsettled_rows():
     # many tied distances and no spare candidates: ambiguous selections are searched directly
     Z = _distinct_grid(400, 12, seed=1)

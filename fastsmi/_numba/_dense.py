@@ -109,24 +109,62 @@ def _push(val, idx, v, j):
     idx[p] = j
 
 
+#: Entries per strip of :func:`select_smallest`: a strip is tested as a whole (one
+#: vectorised comparison with the current threshold) and scanned one entry at a time
+#: only when some entry beats it.  Measured on 64 x 2000 random rows, 10 kept: 6.5-7.3 ms
+#: against 9.4 ms for the plain threshold scan (same results).
+STRIP = 16
+
+
 @njit(**JIT_OPTIONS)
-def ksg_row(dx, dy, i, k, variant, val, idx):
+def select_smallest(row, val, idx):
+    """The smallest ``(row[j], j)`` pairs, ascending, into ``val`` and ``idx``.
+
+    Ties are ranked by index.  Entries equal to ``inf`` are never selected (the
+    caller sets excluded entries to ``inf``; unfilled places keep ``inf`` and
+    index -1).  After the first strips almost no entry beats the threshold, so a
+    strip usually costs one vectorised comparison.
+    """
+    n = row.shape[0]
+    size = val.shape[0]
+    val[:] = np.inf
+    idx[:] = -1
+    thr = np.inf
+    full = n - n % STRIP
+    for s in range(full // STRIP):
+        b = s * STRIP
+        hit = False
+        for t in range(STRIP):
+            hit |= row[b + t] < thr
+        if hit:
+            for t in range(STRIP):
+                if row[b + t] < thr:
+                    _push(val, idx, row[b + t], b + t)
+                    thr = val[size - 1]
+    for j in range(full, n):
+        if row[j] < thr:
+            _push(val, idx, row[j], j)
+            thr = val[size - 1]
+
+
+@njit(**JIT_OPTIONS)
+def ksg_row(dx, dy, i, k, variant, dz, val, idx):
     """Marginal counts ``(n_x, n_y)`` of KSG point ``i`` from its distance rows.
 
-    ``dx[j]``, ``dy[j]``: max-norm distances from point ``i`` in X and Y.  The k
+    ``dx[j]``, ``dy[j]``: max-norm distances from point ``i`` in X and Y (``dz``:
+    scratch of the same length).  The k
     nearest other points in the joint space are ranked by (distance, index).
     Variant 1: strict counts inside the k-th joint distance; variant 2:
     non-strict counts inside the marginal extents of the k neighbours.  The
     point itself is never counted.
     """
     n = dx.shape[0]
-    val[:] = np.inf
-    idx[:] = -1
     for j in range(n):
-        if j != i:
-            a = dx[j]
-            b = dy[j]
-            _push(val, idx, a if a > b else b, j)
+        a = dx[j]
+        b = dy[j]
+        dz[j] = a if a > b else b
+    dz[i] = np.inf
+    select_smallest(dz, val, idx)
     n_x = 0
     n_y = 0
     if variant == 1:
@@ -176,6 +214,7 @@ def ksg_counts(X, XT, Y, YT, k, variant, n_chunks, n_x, n_y):
     for ch in prange(n_chunks):
         dx = np.empty((QUERY_ROWS, n))
         dy = np.empty((QUERY_ROWS, n))
+        dz = np.empty(n)
         val = np.empty(k)
         idx = np.empty(k, dtype=np.int64)
         for b in range(ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks):
@@ -184,7 +223,7 @@ def ksg_counts(X, XT, Y, YT, k, variant, n_chunks, n_x, n_y):
             chebyshev_rows(X, XT, lo, hi, dx)
             chebyshev_rows(Y, YT, lo, hi, dy)
             for r in range(hi - lo):
-                cx, cy = ksg_row(dx[r], dy[r], lo + r, k, variant, val, idx)
+                cx, cy = ksg_row(dx[r], dy[r], lo + r, k, variant, dz, val, idx)
                 n_x[lo + r] = cx
                 n_y[lo + r] = cy
 
@@ -281,10 +320,10 @@ def euclidean_knn(Z, C, CT, sq, slack, m, block, n_chunks, out, unsure):
                 i = lo + r
                 gr = g[r]
                 si = sq[i]
-                val[:] = np.inf
                 for j in range(n):
-                    if j != i:
-                        _push(val, idx, (gr[j] * -2.0 + si) + sq[j], j)
+                    gr[j] = (gr[j] * -2.0 + si) + sq[j]
+                gr[i] = np.inf
+                select_smallest(gr, val, idx)
                 for t in range(m):
                     exact[t] = direct_distance(Z, i, idx[t])
                 _sort_small(exact)
