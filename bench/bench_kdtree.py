@@ -1,4 +1,10 @@
-"""Full-dimensional KSG-1 MI: fastsmi's Cython KD-tree against scipy's cKDTree.
+"""Full-dimensional searches: fastsmi's KD-tree against scipy's cKDTree and brute force.
+
+Three parts: KSG-1 on the KD-tree against scipy's cKDTree (below); Euclidean k-NN,
+tree against dense; and the full-dimensional ``fastsmi.mi`` cells of the Figure 2 grid
+(KSG and the seed's KL, n = 2000, d = 10, 20, 50, 100), old path against Numba.
+
+KSG-1 against cKDTree:
 
 n = 10,000 samples, X and Y of dimension 10 each (a 20-dimensional joint), k = 3,
 two threads for both.  Both timings include building the three trees.
@@ -6,6 +12,7 @@ two threads for both.  Both timings include building the three trees.
 Run::
 
     pytest bench/bench_kdtree.py --benchmark-only
+    pytest bench/bench_kdtree.py --benchmark-only -k old_vs_numba   # the Figure 2 cells only
 
 The two entries share the benchmark group ``ksg-fulldim-n10000-d10+10`` so they
 are printed side by side.
@@ -28,7 +35,7 @@ DIM = 10
 K = 3
 WORKERS = 2
 GROUP = "ksg-fulldim-n10000-d10+10"
-_ESTIMATES: dict[str, float] = {}
+_ESTIMATES: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +123,41 @@ def test_euclidean_knn_search(benchmark, cloud, search):
     record(benchmark, group, f"{search} k-NN distances", 1)
     # both searches are exact: same distances up to the rounding of the sum of squares
     np.testing.assert_allclose(dist, _knn_tree(Z, 5, WORKERS), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# The full-dimensional estimators of the Figure 2 grid (fastsmi.mi, n = 2000, k = 5):
+# the old path (KD-tree for KSG, KD-tree / numpy dense search for the seed's KL; what
+# FASTSMI_BACKEND=cython selects) against the Numba brute force, side by side per d.
+# --------------------------------------------------------------------------------------
+FULL_DIMS = [10, 20, 50, 100]
+
+
+@pytest.fixture(scope="module", params=FULL_DIMS, ids=[f"d{d}" for d in FULL_DIMS])
+def fig2_pair(request):
+    d = request.param
+    rho = math.sqrt(1.0 - math.exp(-2.0 / d))  # 1 nat in total
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(2000, d))
+    Y = rho * X + math.sqrt(1.0 - rho**2) * rng.normal(size=(2000, d))
+    return d, X, Y
+
+
+@pytest.mark.parametrize("path", ["old", "numba"])
+@pytest.mark.parametrize("estimator", ["ksg", "seed"])
+def test_fulldim_mi_old_vs_numba(benchmark, fig2_pair, estimator, path, monkeypatch):
+    import fastsmi
+
+    pytest.importorskip("numba")
+    d, X, Y = fig2_pair
+    monkeypatch.setenv("FASTSMI_BACKEND", "cython" if path == "old" else "auto")
+    group = f"full {estimator} n=2000 d={d}+{d}"
+    benchmark.group = group
+    est = benchmark.pedantic(fastsmi.mi, args=(X, Y), kwargs=dict(estimator=estimator, k=5, n_jobs=WORKERS),
+                             rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["estimate"] = est
+    record(benchmark, group, f"{path} path", 1)
+    key = (estimator, d)
+    if key in _ESTIMATES:  # KSG bit for bit; the seed to the last bits of the sums of squares
+        assert est == _ESTIMATES[key] if estimator == "ksg" else abs(est - _ESTIMATES[key]) < 1e-8 * abs(est)
+    _ESTIMATES[key] = est

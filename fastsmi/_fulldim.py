@@ -2,9 +2,11 @@
 
 These private functions run the classical estimators on whole d-dimensional
 vectors (no slicing), with the neighbour searches done by the Cython KD-tree
-(:class:`fastsmi._cython._kdtree.KDTree`), except Euclidean searches in
-:data:`DENSE_MIN_DIM` or more dimensions, where blocked BLAS brute force is
-faster.  They are called by the public
+(:class:`fastsmi._cython._kdtree.KDTree`), except in many dimensions, where brute
+force is faster: Euclidean searches in :data:`NUMBA_DENSE_MIN_DIM` (without
+Numba :data:`DENSE_MIN_DIM`) or more dimensions (blocked BLAS products) and KSG's max-norm searches in a joint space of
+:data:`KSG_DENSE_MIN_DIM` or more dimensions (Numba; without Numba KSG stays on
+the KD-tree).  They are called by the public
 ``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
 slice path.
 
@@ -21,7 +23,10 @@ already validated C-contiguous float64 arrays with one row per sample.
 """
 from __future__ import annotations
 
+import functools
 import math
+import os
+import types
 from typing import Optional
 
 import numpy as np
@@ -39,6 +44,27 @@ else:
     _IMPORT_ERROR = None
 
 __all__ = ["ksg_mi", "mean_log_knn", "kl_entropy", "kl_mi", "ross_mi"]
+
+
+@functools.lru_cache(maxsize=None)
+def _import_dense() -> Optional[types.ModuleType]:
+    try:
+        from ._numba import _dense
+    except Exception:  # numba missing or broken: the KD-tree and numpy paths are used
+        return None
+    return _dense
+
+
+def _dense_kernels() -> Optional[types.ModuleType]:
+    """The Numba brute-force kernels (:mod:`fastsmi._numba._dense`), or None.
+
+    None when Numba cannot be imported, or when ``FASTSMI_BACKEND=cython`` asks
+    for no Numba: then KSG runs on the KD-tree and the Euclidean dense search on
+    numpy.
+    """
+    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython":
+        return None
+    return _import_dense()
 
 
 def _tree(data: np.ndarray, metric: str) -> "KDTree":
@@ -114,7 +140,9 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
     -----
     Every column is first divided by its population standard deviation.
     Neighbours are ranked by (max-norm distance, index), so ties are resolved
-    reproducibly.
+    reproducibly.  From :data:`KSG_DENSE_MIN_DIM` joint dimensions on, the
+    searches run by brute force in Numba when it is available; the counts are
+    exactly those of the KD-tree, so the estimate is the same to the last bit.
 
     Examples
     --------
@@ -133,6 +161,43 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
     X = _unit_variance(X)
     Y = _unit_variance(Y)
+    dense = _dense_kernels() if X.shape[1] + Y.shape[1] >= KSG_DENSE_MIN_DIM else None
+    if dense is not None:
+        n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)
+    else:
+        n_x, n_y = _ksg_counts_tree(X, Y, k, variant, workers)
+    if variant == 1:
+        avg = np.mean(digamma(n_x + 1.0) + digamma(n_y + 1.0))
+        return float(digamma(k) + digamma(n) - avg)
+    avg = np.mean(digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64)))
+    return float(digamma(k) - 1.0 / k + digamma(n) - avg)
+
+
+#: KSG searches in a joint space of this many dimensions (``dx + dy``) or more run by
+#: max-norm brute force in Numba (:func:`fastsmi._numba._dense.ksg_counts`) instead of
+#: the KD-tree.  Brute force costs O(n^2 d) and the tree wins at low d and large n.
+#: Measured (k = 5, 2 threads, medians of 7, both searches side by side), tree time /
+#: brute-force time at joint d = 4, 6, 8, 10, 12: n = 2000: 1.0, 2.2, 2.1, 3.2, 3.7;
+#: n = 10,000: 0.29, 0.75, 0.96, 1.5, 2.4.
+KSG_DENSE_MIN_DIM = 10
+
+
+def _ksg_counts_dense(dense: types.ModuleType, X: np.ndarray, Y: np.ndarray, k: int, variant: int,
+                      workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """KSG marginal counts by brute force (bit-identical to :func:`_ksg_counts_tree`)."""
+    n = X.shape[0]
+    n_x = np.empty(n, dtype=np.int64)
+    n_y = np.empty(n, dtype=np.int64)
+    with dense.threads(workers) as n_threads:
+        # several chunks per thread balance the load; the chunking does not change results
+        dense.ksg_counts(X, np.ascontiguousarray(X.T), Y, np.ascontiguousarray(Y.T), k, variant,
+                         4 * n_threads, n_x, n_y)
+    return n_x, n_y
+
+
+def _ksg_counts_tree(X: np.ndarray, Y: np.ndarray, k: int, variant: int,
+                     workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """KSG marginal counts ``(n_x, n_y)`` (the point itself excluded) from KD-tree searches."""
     Z = np.hstack([X, Y])
     dist, ind = _tree(Z, "chebyshev").knn(k, workers=workers)
     tree_x = _tree(X, "chebyshev")
@@ -143,21 +208,26 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         self_hit = (eps > 0.0).astype(np.int64)
         n_x = tree_x.count_within(None, eps, strict=True, workers=workers) - self_hit
         n_y = tree_y.count_within(None, eps, strict=True, workers=workers) - self_hit
-        avg = np.mean(digamma(n_x + 1.0) + digamma(n_y + 1.0))
-        return float(digamma(k) + digamma(n) - avg)
+        return n_x, n_y
     eps_x = _max_neighbour_dist(X, ind)
     eps_y = _max_neighbour_dist(Y, ind)
     n_x = tree_x.count_within(None, eps_x, strict=False, workers=workers) - 1
     n_y = tree_y.count_within(None, eps_y, strict=False, workers=workers) - 1
-    avg = np.mean(digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64)))
-    return float(digamma(k) - 1.0 / k + digamma(n) - avg)
+    return n_x, n_y
 
 
 #: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
-#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there.  Measured
-#: by ``bench/bench_kdtree.py`` (k = 5, 2 threads, n = 2000 / 10,000): the tree is 2.1x
-#: faster at d = 8; brute force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
+#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there, when
+#: Numba is not available.  Measured by ``bench/bench_kdtree.py`` (k = 5, 2 threads,
+#: n = 2000 / 10,000) for the numpy dense search: the tree is 2.1x faster at d = 8; brute
+#: force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
 DENSE_MIN_DIM = 12
+
+#: :data:`DENSE_MIN_DIM` for the Numba dense search.  Tree time / dense time (k = 5,
+#: 2 threads, medians of 7, side by side) at d = 4, 6, 8, 10, 12: n = 2000: 0.45, 1.2,
+#: 1.9, 2.7, 4.7; n = 10,000: 0.15, 0.38, 1.6, 3.3, 8.6.  Both searches sum the squares
+#: in coordinate order, so moving the threshold does not change any distance.
+NUMBA_DENSE_MIN_DIM = 8
 
 _ROUNDING = np.finfo(np.float64).eps
 
@@ -180,6 +250,11 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     that row is recomputed against every point.  The result is therefore exact up
     to the rounding of a direct distance computation.
 
+    With Numba (:func:`fastsmi._numba._dense.euclidean_knn`) the blocks run in
+    parallel and the candidates are selected in one pass over each row; without
+    it, numpy does the same steps.  The two agree to the last bits of the direct
+    sums of squares (summation order).
+
     Parameters
     ----------
     Z : ndarray of shape (n, d)
@@ -188,7 +263,7 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     margin : int, default 4
         Extra candidates per row.
     workers : int, default 1
-        BLAS threads for the products.
+        Threads (``-1``: all cores).
 
     Returns
     -------
@@ -210,6 +285,30 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     sq = np.einsum("ij,ij->i", C, C)
     # |fl(D2) - D2| <= (2d + 4) u (|a|^2 + |b|^2) for the product form; twice that is used
     slack = 2.0 * (2 * d + 4) * _ROUNDING * (sq + sq.max())
+    dense = _dense_kernels()
+    if dense is None:
+        return _dense_knn_numpy(Z, C, sq, slack, k, m, workers, _report)
+    out = np.empty((n, k))
+    unsure = np.empty(n, dtype=np.bool_)
+    # rows per product: a block of products (block x n) stays in a core's L2 cache
+    block = max(1, min(DENSE_BLOCK_ROWS, (1 << 17) // n))
+    with blas_threads(1), dense.threads(workers) as n_threads:
+        # each thread's products run on one BLAS thread; the chunking does not change results
+        dense.euclidean_knn(Z, C, C.T, sq, slack, m, block, 4 * n_threads, out, unsure)
+    if _report is not None:
+        _report["rechecked"] = int(np.count_nonzero(unsure))
+    return out
+
+
+#: Rows per matrix product of the Numba dense search, at most (fewer when n is large,
+#: so that a block of products, ``block x n`` doubles, stays under 1 MiB).
+DENSE_BLOCK_ROWS = 256
+
+
+def _dense_knn_numpy(Z: np.ndarray, C: np.ndarray, sq: np.ndarray, slack: np.ndarray, k: int, m: int,
+                     workers: int, _report: Optional[dict]) -> np.ndarray:
+    """:func:`dense_knn_distances` in numpy (no Numba)."""
+    n, d = Z.shape
     # rows per block: the (block, n) products and the (block, m, d) differences stay under 32 MiB
     block = max(1, min(1024, (1 << 22) // n, (1 << 22) // (m * d)))
     out = np.empty((n, k))
@@ -250,8 +349,9 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
 def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """Mean log Euclidean distance to the 1st, ..., k-th nearest other point.
 
-    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions and by
-    :func:`dense_knn_distances` from there on.
+    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions
+    (:data:`NUMBA_DENSE_MIN_DIM` with Numba) and by :func:`dense_knn_distances`
+    from there on.
 
     Parameters
     ----------
@@ -278,7 +378,7 @@ def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
     """
     n = Z.shape[0]
     _check_n_k(n, k)
-    if Z.shape[1] >= DENSE_MIN_DIM:
+    if Z.shape[1] >= (DENSE_MIN_DIM if _dense_kernels() is None else NUMBA_DENSE_MIN_DIM):
         dist = dense_knn_distances(Z, k, workers=workers)
     else:
         dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)
