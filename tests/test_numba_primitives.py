@@ -187,7 +187,7 @@ def test_grid_kth_matches_brute_force(k, euclid, kind, n):
         y = rng.integers(0, 5, n) + 0.01 * y
     metric = METRIC_EUCLIDEAN if euclid else METRIC_MAX
     ws = _joint.alloc_workspace(n, k, _joint.SEARCH_GRID)
-    _joint.sort_joint(x, y, ws, _joint.SEARCH_GRID)
+    _joint.sort_joint(x, y, ws, _joint.SEARCH_GRID, k)
     kth = np.empty(n)
     _joint.kth_all(ws, k, metric, _joint.SEARCH_GRID, kth)
     order = ws[3]  # x-rank -> original index

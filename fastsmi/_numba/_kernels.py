@@ -101,7 +101,7 @@ def ksg_slice(x, y, k, variant, search, psi, ws):
     ``-mean_i [psi(n_x) + psi(n_y)]`` (algorithm 2).
     """
     n = x.shape[0]
-    sort_joint(x, y, ws, search)
+    sort_joint(x, y, ws, search, k)
     xs, ys, ni = ws[0], ws[2], ws[8]
     y_rank = ws[4]
     total = 0.0
@@ -181,7 +181,7 @@ def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
     lx = np.zeros(k)
     ly = np.zeros(k)
     lxy = np.zeros(k)
-    sort_joint(a, b, ws, search)
+    sort_joint(a, b, ws, search, k)
     xs, ys, dist, scratch = ws[0], ws[2], ws[7], ws[10]
     mean_log_knn_1d(xs, k, scratch, lx)
     if _last_only(coef[2]):
