@@ -24,11 +24,14 @@ SEARCH_GRID = 1
 
 #: Target number of points per cell of the quantile grid, for k >= 2 and for k = 1.  A
 #: query scans its cell's 3 x 3 block first, so denser cells mean fewer candidates but
-#: more queries left for the ring search.  Measured on the seed's 1-NN KL slice (n = 2000,
-#: one thread, whole ``smi`` call, same session): 0.34-0.35 ms a slice with 1.5 points a
-#: cell, 0.43-0.46 ms with 3 and 0.43-0.50 ms with 1.
-GRID_POINTS_PER_CELL = 3.0
-GRID_POINTS_PER_CELL_K1 = 1.5
+#: more queries left for the ring search.  Measured in one process, the settings
+#: alternating (k-th distances of 100 slices, sort and grid included, ms a slice):
+#: k = 5, max-norm, n = 3000, r = 0.3: 0.545 / 0.454 / 0.418 / 0.418 / 0.443 with 2 / 3 /
+#: 4 / 5 / 8 points a cell; n = 2000, r = 0.5: 0.492 / 0.412 / 0.382 / 0.387 / 0.405.
+#: k = 1, Euclidean, n = 2000, r = 0.3: 0.290 / 0.331 / 0.309 / 0.340 with 2 / 3 / 4 / 5;
+#: r = 0: 0.316 / 0.321 / 0.341 / 0.374.
+GRID_POINTS_PER_CELL = 4.0
+GRID_POINTS_PER_CELL_K1 = 2.0
 
 _SIGN = np.uint64(0x8000000000000000)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
