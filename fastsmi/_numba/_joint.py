@@ -332,8 +332,13 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     neighbour alone, need no neighbour identities, so ties need no order.
 
     Only the x-ranks ``targets[:n_targets]`` are searched.  With ``warm`` (register
-    mode), ``kth[p]`` holds an upper bound on the k-th distance on entry: fewer
-    candidates are inserted and fewer rings scanned.
+    mode, after :func:`grid_kth_lanes`), row ``s`` of ``nd`` holds the k smallest
+    distances (ascending) over the cells the lane scan already scanned for target
+    ``s``: columns ``cx - 1 .. cx + 1`` and rows ``y_lo .. y_hi`` (packed as
+    ``y_lo << 32 | y_hi`` in ``ni[s, 0]``), a rectangle that holds the query's 3 x 3
+    block.  The search starts from those registers and scans only the cells outside
+    the rectangle, so no point is counted twice and the result is the k smallest
+    over the union, as from a cold start.
     """
     n = xs.shape[0]
     k = nd.shape[1]
@@ -350,16 +355,24 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  Started from an
         # upper bound u on the k-th distance (k copies of u), the result is still exact:
         # it is min(u, k-th distance over the scanned points).
-        top = kth[p] if registers and warm else np.inf
-        kd = top
-        r0 = -np.inf if k < 8 else top
-        r1 = -np.inf if k < 7 else top
-        r2 = -np.inf if k < 6 else top
-        r3 = -np.inf if k < 5 else top
-        r4 = -np.inf if k < 4 else top
-        r5 = -np.inf if k < 3 else top
-        r6 = -np.inf if k < 2 else top
-        r7 = top
+        resume = registers and warm
+        top = np.inf
+        r0 = -np.inf if k < 8 else (nd[s, k - 8] if resume else top)
+        r1 = -np.inf if k < 7 else (nd[s, k - 7] if resume else top)
+        r2 = -np.inf if k < 6 else (nd[s, k - 6] if resume else top)
+        r3 = -np.inf if k < 5 else (nd[s, k - 5] if resume else top)
+        r4 = -np.inf if k < 4 else (nd[s, k - 4] if resume else top)
+        r5 = -np.inf if k < 3 else (nd[s, k - 3] if resume else top)
+        r6 = -np.inf if k < 2 else (nd[s, k - 2] if resume else top)
+        r7 = nd[s, k - 1] if resume else top
+        kd = r7
+        # the rectangle already scanned (warm start); empty otherwise
+        skip_lo = -1
+        skip_hi = -2
+        if resume:
+            packed = ni[s, 0]
+            skip_lo = packed >> 32
+            skip_hi = packed & 0xFFFFFFFF
         x0 = xs[p]
         y0 = ysx[p]
         me = order[p]
@@ -368,10 +381,11 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         # candidate cells as runs of CSR offsets: first the 3 x 3 block around the
         # query's cell (its rows are contiguous), then one ring of cells at a time
         n_runs = 0
-        for gx in range(max(cx - 1, 0), min(cx + 1, g - 1) + 1):
-            runs[n_runs, 0] = cell_start[gx * g + max(cy - 1, 0)]
-            runs[n_runs, 1] = cell_start[gx * g + min(cy + 1, g - 1) + 1]
-            n_runs += 1
+        if not resume:
+            for gx in range(max(cx - 1, 0), min(cx + 1, g - 1) + 1):
+                runs[n_runs, 0] = cell_start[gx * g + max(cy - 1, 0)]
+                runs[n_runs, 1] = cell_start[gx * g + min(cy + 1, g - 1) + 1]
+                n_runs += 1
         ring = 1
         while True:
             for r in range(n_runs):
@@ -455,7 +469,8 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
                         gap = np.sqrt(gap_x * gap_x + gap_y * gap_y)
                     else:
                         gap = gap_x if gap_x >= gap_y else gap_y
-                    if gap <= kd:
+                    scanned = cx - 1 <= gx <= cx + 1 and skip_lo <= gy <= skip_hi
+                    if gap <= kd and not scanned:
                         cell = gx * g + gy
                         runs[n_runs, 0] = cell_start[cell]
                         runs[n_runs, 1] = cell_start[cell + 1]
@@ -545,7 +560,7 @@ def _make_lane_scan(rows):
     qx, qy, qpos = rows, rows + 1, rows + 2
 
     @njit(**JIT_OPTIONS)
-    def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, pending):
+    def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, pending, pend_regs, pend_rows):
         """k-th joint neighbour distance by a vectorised block scan; returns how many points it left.
 
         The members of one grid column are taken in their storage order (by cell)
@@ -561,9 +576,11 @@ def _make_lane_scan(rows):
         the gap to the nearest column or row outside them (every other point is at
         least that far); such points get ``kth[p]``.  The others (usually a few
         percent) get an upper bound in ``kth[p]``, and their x-ranks are written to
-        ``pending`` for the ring search of :func:`grid_knn_all`.  Euclidean distances
-        are compared squared and rooted at the end, which gives the same k-th
-        distance (the square root is monotone).
+        ``pending`` for the ring search of :func:`grid_knn_all`, which resumes from
+        their k smallest distances (``pend_regs[s, :k]``) and the rows the scan
+        covered (``pend_rows[s, 0] = y_lo << 32 | y_hi``).  Euclidean distances are
+        compared squared and rooted at the end, which gives the same distances as the
+        ring search's ``sqrt(dx * dx + dy * dy)`` (the square root is monotone).
         """
         euclid = metric != METRIC_MAX
         # rows 0 .. top: the k smallest (ascending); then the query's x, y and storage position
@@ -633,6 +650,10 @@ def _make_lane_scan(rows):
                         bound = min(bound, bounds[2, y_hi + 1] - y0)
                     kth[p] = kd  # exact, or an upper bound for the ring search
                     if not (kd < bound or bound == np.inf):
+                        for j in range(k):
+                            v = state[top - k + 1 + j, lane]
+                            pend_regs[n_pending, j] = np.sqrt(v) if euclid else v
+                        pend_rows[n_pending, 0] = (y_lo << 32) | y_hi
                         pending[n_pending] = p
                         n_pending += 1
         return n_pending
@@ -653,10 +674,11 @@ def kth_all(ws, k, metric, search, kth):
     if search == SEARCH_GRID and k <= KTH_REGISTERS:
         g = ws[15][0]
         pending = ws[18]
+        # the scan leaves each pending point's registers in ws[7] and its rows in ws[8]
         if 2 <= k <= LANE_ROWS_SHORT:
-            n_pending = grid_kth_lanes_short(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending)
+            n_pending = grid_kth_lanes_short(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
         else:
-            n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending)
+            n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
                      True, kth, pending, n_pending, True)
     else:
