@@ -189,9 +189,10 @@ def _ksg_counts_dense(dense: types.ModuleType, X: np.ndarray, Y: np.ndarray, k: 
     n_x = np.empty(n, dtype=np.int64)
     n_y = np.empty(n, dtype=np.int64)
     with dense.threads(workers) as n_threads:
-        # several chunks per thread balance the load; the chunking does not change results
-        dense.ksg_counts(X, np.ascontiguousarray(X.T), Y, np.ascontiguousarray(Y.T), k, variant,
-                         4 * n_threads, n_x, n_y)
+        # several chunks per thread balance the load; the chunking does not change results.
+        # One thread: the serial twin, which opens no parallel region (safe from any thread)
+        kernel = dense.ksg_counts if n_threads > 1 else dense.ksg_counts_serial
+        kernel(X, np.ascontiguousarray(X.T), Y, np.ascontiguousarray(Y.T), k, variant, 4 * n_threads, n_x, n_y)
     return n_x, n_y
 
 
@@ -294,7 +295,8 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     block = max(1, min(DENSE_BLOCK_ROWS, (1 << 17) // n))
     with blas_threads(1), dense.threads(workers) as n_threads:
         # each thread's products run on one BLAS thread; the chunking does not change results
-        dense.euclidean_knn(Z, C, C.T, sq, slack, m, block, 4 * n_threads, out, unsure)
+        kernel = dense.euclidean_knn if n_threads > 1 else dense.euclidean_knn_serial
+        kernel(Z, C, C.T, sq, slack, m, block, 4 * n_threads, out, unsure)
     if _report is not None:
         _report["rechecked"] = int(np.count_nonzero(unsure))
     return out

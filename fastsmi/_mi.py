@@ -45,7 +45,9 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     n_jobs : int, optional
         Threads (default: all cores).
     backend : {"auto", "numba", "cython"}, default "auto"
-        Backend of the 1-D path.
+        Backend of the 1-D path.  The full-dimensional path runs its brute-force
+        searches in Numba whenever Numba imports, unless the environment sets
+        ``FASTSMI_BACKEND=cython``; the results are the same either way.
 
     Returns
     -------

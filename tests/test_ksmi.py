@@ -1,6 +1,8 @@
 """k-SMI (slice_dim > 1) against the exact Gaussian value and against full MI."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,24 @@ def test_slice_dim_validation():
         fastsmi.smi(X, X[:, :2] + 1, slice_dim=4)
     with pytest.raises(ValueError, match="slice_dim must be at least 1"):
         fastsmi.smi(X, X, slice_dim=0)
+
+
+def test_ksmi_threads_run_on_the_workqueue_layer():
+    # k-SMI estimates its slices from Python threads; with s = 5 they reach the dense
+    # full-dimensional kernels (joint dimension 10), whose one-thread twins open no
+    # parallel region, so Numba's workqueue layer (which aborts on concurrent launches) copes
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba")
+    code = (
+        "import numpy as np, fastsmi\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(300, 6)); Y = X + rng.normal(size=(300, 6))\n"
+        "for est in ('ksg', 'kl'):\n"
+        "    r = fastsmi.smi(X, Y, n_projections=8, slice_dim=5, estimator=est, seed=0, n_jobs=2)\n"
+        "    assert np.isfinite(r.value), r\n"
+    )
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]

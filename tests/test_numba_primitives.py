@@ -117,6 +117,20 @@ def test_bucket_argsort_is_a_stable_argsort_or_says_it_gave_up(kind, n):
         assert crowded
 
 
+def test_bucket_argsort_leaves_non_finite_values_to_the_radix_sort():
+    from fastsmi._numba import _joint
+
+    for v in (np.array([0.0, 1.0, np.inf, -1.0, 2.0]), np.array([0.0, -np.inf, 1.0]), np.array([1.0, np.nan, 0.0])):
+        crowded, _, _ = _bucket(v)
+        assert crowded
+    v = np.array([0.0, 1.0, np.inf, -1.0, 2.0, -np.inf])
+    ws = _joint.alloc_workspace(v.size, 1, _joint.SEARCH_SWEEP)
+    order = np.empty(v.size, np.int64)
+    out = np.empty(v.size)
+    _joint.sort_values(v, ws, order, out)
+    np.testing.assert_array_equal(order, np.argsort(v, kind="stable"))
+
+
 @pytest.mark.parametrize("kind", _SORT_KINDS + ["close"])
 @pytest.mark.parametrize("n", [1, 2, 300, 4001])
 def test_sort_values_is_a_stable_argsort(kind, n):
@@ -166,7 +180,7 @@ def _brute_kth(x, y, k, euclid):
     return np.sort(d, axis=1)[:, k - 1]
 
 
-@pytest.mark.parametrize("k", [1, 2, 5, 8])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8])  # both lane networks, every pinned depth
 @pytest.mark.parametrize("euclid", [False, True])
 @pytest.mark.parametrize("kind", ["independent", "dependent", "ties", "clusters"])
 @pytest.mark.parametrize("n", ["k+1", 11, 40, 1500])

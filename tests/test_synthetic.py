@@ -277,13 +277,17 @@ def test_cli_runs_full_grids_in_a_process_pool_by_default(monkeypatch):
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
     monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     full = parser.parse_args(["synthetic", "fig2"])
     assert _processes(full) == 4 and config_from_args(full).n_jobs == 1  # one thread per process
     assert _processes(parser.parse_args(["synthetic", "fig2", "--quick"])) is None
     assert _processes(parser.parse_args(["synthetic", "fig2", "--dask"])) is None
     one = parser.parse_args(["synthetic", "fig2", "--processes", "1"])
     assert _processes(one) == 1 and config_from_args(one).n_jobs is None  # in sequence, all threads per cell
+    threads = parser.parse_args(["synthetic", "fig2", "--n-jobs", "2"])
+    assert _processes(threads) is None and config_from_args(threads).n_jobs == 2  # threads, cells in sequence
     monkeypatch.setattr("os.cpu_count", lambda: 1)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     assert _processes(full) is None
     assert main(["synthetic", "fig1", "--processes", "0", "--out", "/nonexistent/x"]) == 1
 

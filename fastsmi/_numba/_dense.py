@@ -19,6 +19,7 @@ Imported lazily by :mod:`fastsmi._fulldim`, so fastsmi works without Numba.
 from __future__ import annotations
 
 import contextlib
+import types
 from typing import Iterator
 
 import numba
@@ -336,3 +337,22 @@ def euclidean_knn(Z, C, CT, sq, slack, m, block, n_chunks, out, unsure):
                     unsure[i] = False
                     for t in range(k):
                         out[i, t] = exact[t]
+
+
+def _serial_twin(kernel, name):
+    """``kernel`` compiled without ``parallel`` (its ``prange`` runs as ``range``), as ``name``.
+
+    One-thread calls use the twin: they launch no parallel region, so they can run
+    from several Python threads at once (k-SMI's slices, Dask worker threads) even
+    on Numba's ``workqueue`` layer, which aborts on concurrent launches.  The twin
+    gets its own name, hence its own on-disk cache index.
+    """
+    src = kernel.py_func
+    twin = types.FunctionType(src.__code__, src.__globals__, name, src.__defaults__, src.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = src.__doc__
+    return njit(**JIT_OPTIONS)(twin)
+
+
+ksg_counts_serial = _serial_twin(ksg_counts, "ksg_counts_serial")
+euclidean_knn_serial = _serial_twin(euclidean_knn, "euclidean_knn_serial")

@@ -209,7 +209,10 @@ def bucket_argsort(values, order, out, bucket, counts):
     half = 0.5 * n
     for i in range(n):
         v = values[i]
-        bucket[i] = min(int((v / (1.0 + abs(v)) + 1.0) * half), n - 1)
+        x = (v / (1.0 + abs(v)) + 1.0) * half
+        if not x >= 0.0:  # NaN, from a non-finite value: left to the radix sort
+            return True
+        bucket[i] = min(int(x), n - 1)
     for b in range(n + 1):
         counts[b] = 0
     for i in range(n):
@@ -352,9 +355,8 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
             dist[t] = np.inf
             idx[t] = n
         # register mode (k <= 8, distances only): r0 <= ... <= r7 hold the k smallest,
-        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  Started from an
-        # upper bound u on the k-th distance (k copies of u), the result is still exact:
-        # it is min(u, k-th distance over the scanned points).
+        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  Warm, they start
+        # from the lane scan's k smallest over the cells it scanned, which are skipped.
         resume = registers and warm
         top = np.inf
         r0 = -np.inf if k < 8 else (nd[s, k - 8] if resume else top)
@@ -559,7 +561,6 @@ def _make_lane_scan(rows):
     top = rows - 1
     qx, qy, qpos = rows, rows + 1, rows + 2
 
-    @njit(**JIT_OPTIONS)
     def grid_kth_lanes(cell_start, coords, member_rank, bounds, g, k, metric, kth, pending, pend_regs, pend_rows):
         """k-th joint neighbour distance by a vectorised block scan; returns how many points it left.
 
@@ -658,7 +659,10 @@ def _make_lane_scan(rows):
                         n_pending += 1
         return n_pending
 
-    return grid_kth_lanes
+    # each depth gets its own name, hence its own on-disk cache index: two closures of one
+    # qualname would share an index, which concurrent cold processes could cross-write
+    grid_kth_lanes.__name__ = grid_kth_lanes.__qualname__ = f"grid_kth_lanes_{rows}"
+    return njit(**JIT_OPTIONS)(grid_kth_lanes)
 
 
 #: Network depth of the short lane scan, :func:`grid_kth_lanes_short` (2 <= k <= LANE_ROWS_SHORT).
@@ -672,6 +676,8 @@ grid_kth_lanes_short = _make_lane_scan(LANE_ROWS_SHORT)
 def kth_all(ws, k, metric, search, kth):
     """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`)."""
     if search == SEARCH_GRID and k <= KTH_REGISTERS:
+        # the ring search reads k from ws[7]'s width; the lane scan writes k registers there
+        assert ws[7].shape[1] == k
         g = ws[15][0]
         pending = ws[18]
         # the scan leaves each pending point's registers in ws[7] and its rows in ws[8]

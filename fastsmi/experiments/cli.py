@@ -102,7 +102,7 @@ def add_parser(subparsers: Any) -> None:
                      help="run the cells in a local pool of this many processes, one thread each; 1 runs "
                           "them in sequence with the kernels' threads (default: one process per core, "
                           "except with --quick, where compiling the kernels in every process costs more "
-                          "than it saves)")
+                          "than it saves, and with --n-jobs)")
     run.add_argument("--max-cells", type=int, default=None,
                      help="compute at most this many new cells, then stop (rerun to continue)")
     run.add_argument("--overwrite", action="store_true",
@@ -157,9 +157,9 @@ def _processes(args: argparse.Namespace) -> Optional[int]:
     """
     if args.processes is not None:
         return args.processes
-    if args.dask or args.scheduler or args.quick:
-        return None
-    cores = os.cpu_count() or 1
+    if args.dask or args.scheduler or args.quick or args.n_jobs is not None:
+        return None  # an explicit --n-jobs means threads per cell, cells in sequence
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cores if cores > 1 else None
 
 
