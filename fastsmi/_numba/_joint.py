@@ -147,7 +147,7 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
         order[j + 1] = idx
         budget -= i - 1 - j
         if budget < 0:
-            _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, 0)
+            _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, np.int64(0))
             return True
     return False
 
@@ -686,7 +686,7 @@ def kth_all(ws, k, metric, search, kth):
         else:
             n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
-                     True, kth, pending, n_pending, True)
+                     np.bool_(True), kth, pending, n_pending, np.bool_(True))
     else:
         knn_all(ws, metric, search)
         nd = ws[7]
@@ -703,6 +703,6 @@ def knn_all(ws, metric, search):
         for p in range(n):
             targets[p] = p
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     False, ws[16], targets, n, False)
+                     np.bool_(False), ws[16], targets, n, np.bool_(False))
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])
