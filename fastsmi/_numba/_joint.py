@@ -117,6 +117,32 @@ def _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, low_bit):
 
 
 @njit(**JIT_OPTIONS)
+def _insertion_finish(keys, order, budget):
+    """Stable insertion sort of the nearly sorted ``keys``, moving ``order`` along.
+
+    An entry never moves past an equal one, so equal keys keep their order.  Stops
+    and returns True (``keys``/``order`` then partly sorted) once more than
+    ``budget`` entries have moved; the callers then sort another way.
+    """
+    for i in range(1, keys.shape[0]):
+        key = keys[i]
+        if keys[i - 1] <= key:
+            continue
+        idx = order[i]
+        j = i - 1
+        while j >= 0 and keys[j] > key:
+            keys[j + 1] = keys[j]
+            order[j + 1] = order[j]
+            j -= 1
+        keys[j + 1] = key
+        order[j + 1] = idx
+        budget -= i - 1 - j
+        if budget < 0:
+            return True
+    return False
+
+
+@njit(**JIT_OPTIONS)
 def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
     """Stable argsort of float64 ``values`` into ``order``.
 
@@ -132,24 +158,10 @@ def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
     """
     n = values.shape[0]
     _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, 64 - RADIX_KEY_BITS)
-    budget = 4 * n
-    for i in range(1, n):
-        key = keys[i]
-        if keys[i - 1] <= key:
-            continue
-        idx = order[i]
-        j = i - 1
-        while j >= 0 and keys[j] > key:
-            keys[j + 1] = keys[j]
-            order[j + 1] = order[j]
-            j -= 1
-        keys[j + 1] = key
-        order[j + 1] = idx
-        budget -= i - 1 - j
-        if budget < 0:
-            _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, np.int64(0))
-            return True
-    return False
+    if not _insertion_finish(keys, order, 4 * n):
+        return False
+    _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, np.int64(0))
+    return True
 
 
 @njit(**JIT_OPTIONS)
@@ -227,23 +239,7 @@ def bucket_argsort(values, order, out, bucket, counts):
         counts[b] = pos + 1
         out[pos] = values[i]
         order[pos] = i
-    budget = 4 * n
-    for i in range(1, n):
-        v = out[i]
-        if out[i - 1] <= v:
-            continue
-        idx = order[i]
-        j = i - 1
-        while j >= 0 and out[j] > v:
-            out[j + 1] = out[j]
-            order[j + 1] = order[j]
-            j -= 1
-        out[j + 1] = v
-        order[j + 1] = idx
-        budget -= i - 1 - j
-        if budget < 0:
-            return True
-    return False
+    return _insertion_finish(out, order, 4 * n)
 
 
 @njit(**JIT_OPTIONS)
