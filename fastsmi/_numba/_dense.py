@@ -18,15 +18,13 @@ Imported lazily by :mod:`fastsmi._fulldim`, so fastsmi works without Numba.
 """
 from __future__ import annotations
 
-import contextlib
 import types
-from typing import Iterator
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from .backend import threads  # noqa: F401  (the callers' thread count, restored afterwards)
 
 #: Points per tile of the max-norm distance rows: a tile of the four accumulator
 #: rows (4 x 256 doubles, 8 KiB) and of one coordinate stay in the L1 cache while all
@@ -35,19 +33,6 @@ POINT_TILE = 256
 
 #: Query rows per block of the max-norm search (the four accumulators of the inner loop).
 QUERY_ROWS = 4
-
-
-@contextlib.contextmanager
-def threads(workers: int) -> Iterator[int]:
-    """Run Numba's parallel loops on ``workers`` threads (``-1``: all), then restore the count."""
-    top = int(numba.config.NUMBA_NUM_THREADS)
-    wanted = top if workers is None or workers < 1 else min(int(workers), top)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(wanted)
-    try:
-        yield wanted
-    finally:
-        numba.set_num_threads(previous)
 
 
 # ----------------------------------------------------------------------------
