@@ -34,6 +34,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
+from ._threads import run_chunks
 
 try:
     from ._cython._kdtree import KDTree
@@ -188,11 +189,15 @@ def _ksg_counts_dense(dense: types.ModuleType, X: np.ndarray, Y: np.ndarray, k: 
     n = X.shape[0]
     n_x = np.empty(n, dtype=np.int64)
     n_y = np.empty(n, dtype=np.int64)
-    with dense.threads(workers) as n_threads:
-        # several chunks per thread balance the load; the chunking does not change results.
-        # One thread: the serial twin, which opens no parallel region (safe from any thread)
-        kernel = dense.ksg_counts if n_threads > 1 else dense.ksg_counts_serial
-        kernel(X, np.ascontiguousarray(X.T), Y, np.ascontiguousarray(Y.T), k, variant, 4 * n_threads, n_x, n_y)
+    XT = np.ascontiguousarray(X.T)
+    YT = np.ascontiguousarray(Y.T)
+    n_blocks = -(-n // dense.QUERY_ROWS)
+
+    def rows(lo: int, hi: int) -> None:
+        dense.ksg_counts(X, XT, Y, YT, k, variant, lo * dense.QUERY_ROWS, min(n, hi * dense.QUERY_ROWS), n_x, n_y)
+
+    # several chunks per thread balance the load; the chunking does not change results
+    run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4)
     return n_x, n_y
 
 
@@ -251,8 +256,8 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     that row is recomputed against every point.  The result is therefore exact up
     to the rounding of a direct distance computation.
 
-    With Numba (:func:`fastsmi._numba._dense.euclidean_knn`) the blocks run in
-    parallel and the candidates are selected in one pass over each row; without
+    With Numba (:func:`fastsmi._numba._dense.euclidean_knn`) the blocks run on
+    ``workers`` threads and the candidates are selected in one pass over each row; without
     it, numpy does the same steps.  The two agree to the last bits of the direct
     sums of squares (summation order).
 
@@ -293,10 +298,15 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
     unsure = np.empty(n, dtype=np.bool_)
     # rows per product: a block of products (block x n) stays in a core's L2 cache
     block = max(1, min(DENSE_BLOCK_ROWS, (1 << 17) // n))
-    with blas_threads(1), dense.threads(workers) as n_threads:
+    n_blocks = -(-n // block)
+    CT = C.T
+
+    def rows(lo: int, hi: int) -> None:
+        dense.euclidean_knn(Z, C, CT, sq, slack, m, block, lo * block, min(n, hi * block), out, unsure)
+
+    with blas_threads(1):
         # each thread's products run on one BLAS thread; the chunking does not change results
-        kernel = dense.euclidean_knn if n_threads > 1 else dense.euclidean_knn_serial
-        kernel(Z, C, C.T, sq, slack, m, block, 4 * n_threads, out, unsure)
+        run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4)
     if _report is not None:
         _report["rechecked"] = int(np.count_nonzero(unsure))
     return out

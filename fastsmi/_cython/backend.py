@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
+from .._threads import run_chunks
 from .._validation import check_n_jobs
 from . import _slices
 
@@ -83,21 +83,9 @@ def threads(n_jobs: Optional[int]) -> Iterator[int]:
         _local.n_threads = previous
 
 
-def _chunk_bounds(c: int, n_chunks: int, b: int) -> tuple[int, int]:
-    return (c * b) // n_chunks, ((c + 1) * b) // n_chunks
-
-
 def _run_chunks(func: Callable[[int, int], None], b: int) -> None:
     """Call ``func(lo, hi)`` on contiguous chunks of ``range(b)``, one chunk per thread."""
-    n_chunks = min(b, _current_threads())
-    if n_chunks <= 1:
-        func(0, b)
-        return
-    bounds = [_chunk_bounds(c, n_chunks, b) for c in range(n_chunks)]
-    with ThreadPoolExecutor(max_workers=n_chunks, thread_name_prefix="fastsmi") as pool:
-        futures = [pool.submit(func, lo, hi) for lo, hi in bounds]
-        for fut in futures:
-            fut.result()
+    run_chunks(func, b, _current_threads())
 
 
 def _f64(a: np.ndarray) -> np.ndarray:

@@ -1,10 +1,15 @@
 """Brute-force neighbour searches for the full-dimensional estimators.
 
 In many dimensions a KD-tree prunes almost nothing, and comparing every pair of
-points directly is faster.  Two searches live here, both parallel over blocks of
-query rows (``prange``); every row is computed independently of the others and
-of how the rows are split between threads, so results do not depend on the
-thread count.
+points directly is faster.  Two searches live here.  Each kernel computes a range
+of query rows and releases the GIL; the callers in :mod:`fastsmi._fulldim` run
+chunks of rows on Python threads (:func:`fastsmi._threads.run_chunks`).  Every row
+is computed independently of the others and of how the rows are split between
+threads, so results do not depend on the thread count.  Serial kernels on
+threads, rather than ``prange``, compile in a fraction of the time (about 1.5 s
+against 12 s for the two) and open no parallel region, so they can also be
+called from several threads at once (k-SMI's slices, Dask worker threads) on
+any Numba threading layer.
 
 * :func:`ksg_counts` -- the max-norm (Chebyshev) search of KSG: the k-th joint
   neighbour distance and the marginal counts.  Absolute differences and maxima
@@ -18,13 +23,11 @@ Imported lazily by :mod:`fastsmi._fulldim`, so fastsmi works without Numba.
 """
 from __future__ import annotations
 
-import types
-
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
-from .backend import threads  # noqa: F401  (the callers' thread count, restored afterwards)
+from .._config import JIT_OPTIONS
+from .backend import resolve_n_jobs  # noqa: F401  (the callers' thread count)
 
 #: Points per tile of the max-norm distance rows: a tile of the four accumulator
 #: rows (4 x 256 doubles, 8 KiB) and of one coordinate stay in the L1 cache while all
@@ -175,9 +178,9 @@ def ksg_row(dx, dy, i, k, variant, dz, val, idx):
     return n_x, n_y
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
-def ksg_counts(X, XT, Y, YT, k, variant, n_chunks, n_x, n_y):
-    """KSG marginal counts of every point by max-norm brute force, in parallel.
+@njit(**JIT_OPTIONS)
+def ksg_counts(X, XT, Y, YT, k, variant, lo, hi, n_x, n_y):
+    """KSG marginal counts of the points ``lo <= i < hi`` by max-norm brute force.
 
     Parameters
     ----------
@@ -189,29 +192,25 @@ def ksg_counts(X, XT, Y, YT, k, variant, n_chunks, n_x, n_y):
         ``1 <= k < n``.
     variant : {1, 2}
         KSG-1 or KSG-2 counts (see :func:`ksg_row`).
-    n_chunks : int
-        Number of parallel chunks of rows (any value gives the same result).
+    lo, hi : int
+        The query rows (any split of the rows gives the same counts).
     n_x, n_y : ndarray of shape (n,), int64
-        Output.
+        Output, rows ``lo:hi``.
     """
     n = X.shape[0]
-    n_blocks = (n + QUERY_ROWS - 1) // QUERY_ROWS
-    n_chunks = max(1, min(n_chunks, n_blocks))
-    for ch in prange(n_chunks):
-        dx = np.empty((QUERY_ROWS, n))
-        dy = np.empty((QUERY_ROWS, n))
-        dz = np.empty(n)
-        val = np.empty(k)
-        idx = np.empty(k, dtype=np.int64)
-        for b in range(ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks):
-            lo = b * QUERY_ROWS
-            hi = min(n, lo + QUERY_ROWS)
-            chebyshev_rows(X, XT, lo, hi, dx)
-            chebyshev_rows(Y, YT, lo, hi, dy)
-            for r in range(hi - lo):
-                cx, cy = ksg_row(dx[r], dy[r], lo + r, k, variant, dz, val, idx)
-                n_x[lo + r] = cx
-                n_y[lo + r] = cy
+    dx = np.empty((QUERY_ROWS, n))
+    dy = np.empty((QUERY_ROWS, n))
+    dz = np.empty(n)
+    val = np.empty(k)
+    idx = np.empty(k, dtype=np.int64)
+    for a in range(lo, hi, QUERY_ROWS):
+        b = min(hi, a + QUERY_ROWS)
+        chebyshev_rows(X, XT, a, b, dx)
+        chebyshev_rows(Y, YT, a, b, dy)
+        for r in range(b - a):
+            cx, cy = ksg_row(dx[r], dy[r], a + r, k, variant, dz, val, idx)
+            n_x[a + r] = cx
+            n_y[a + r] = cy
 
 
 # ----------------------------------------------------------------------------
@@ -249,11 +248,12 @@ def _knn_row_direct(Z, i, out_row, val, idx):
     for j in range(Z.shape[0]):
         if j != i:
             _push(kv, ki, direct_distance(Z, i, j), j)
-    out_row[:] = kv
+    for t in range(k):  # a loop: slice assignment would compile numpy's shape-error formatting
+        out_row[t] = kv[t]
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
-def euclidean_knn(Z, C, CT, sq, slack, m, block, n_chunks, out, unsure):
+@njit(**JIT_OPTIONS)
+def euclidean_knn(Z, C, CT, sq, slack, m, block, lo, hi, out, unsure):
     """Euclidean distances to the k nearest other rows, by blocked brute force.
 
     For each block of rows, ``G = C[rows] @ C.T`` (BLAS) gives the squared
@@ -280,64 +280,42 @@ def euclidean_knn(Z, C, CT, sq, slack, m, block, n_chunks, out, unsure):
         Candidates per row, ``k <= m <= n - 1``.
     block : int
         Rows per matrix product.
-    n_chunks : int
-        Number of parallel chunks of blocks (any value gives the same result).
+    lo, hi : int
+        The query rows; ``lo`` is a multiple of ``block`` so that the products are
+        those of any other split (the result does not depend on them anyway).
     out : ndarray of shape (n, k)
-        Output distances, ascending per row.
+        Output distances, ascending per row (rows ``lo:hi``).
     unsure : ndarray of shape (n,), bool
         Output: rows searched directly.
     """
     n = Z.shape[0]
     k = out.shape[1]
-    n_blocks = (n + block - 1) // block
-    n_chunks = max(1, min(n_chunks, n_blocks))
     every = m >= n - 1
-    for ch in prange(n_chunks):
-        G = np.empty((block, n))
-        val = np.empty(m + 1)
-        idx = np.empty(m + 1, dtype=np.int64)
-        exact = np.empty(m)
-        for b in range(ch * n_blocks // n_chunks, (ch + 1) * n_blocks // n_chunks):
-            lo = b * block
-            hi = min(n, lo + block)
-            g = G[: hi - lo]
-            np.dot(C[lo:hi], CT, g)
-            for r in range(hi - lo):
-                i = lo + r
-                gr = g[r]
-                si = sq[i]
-                for j in range(n):
-                    gr[j] = (gr[j] * -2.0 + si) + sq[j]
-                gr[i] = np.inf
-                select_smallest(gr, val, idx)
-                for t in range(m):
-                    exact[t] = direct_distance(Z, i, idx[t])
-                _sort_small(exact)
-                excluded = np.inf if every else val[m]
-                kth = exact[k - 1]
-                if excluded - slack[i] < kth * kth:
-                    unsure[i] = True
-                    _knn_row_direct(Z, i, out[i], val, idx)
-                else:
-                    unsure[i] = False
-                    for t in range(k):
-                        out[i, t] = exact[t]
-
-
-def _serial_twin(kernel, name):
-    """``kernel`` compiled without ``parallel`` (its ``prange`` runs as ``range``), as ``name``.
-
-    One-thread calls use the twin: they launch no parallel region, so they can run
-    from several Python threads at once (k-SMI's slices, Dask worker threads) even
-    on Numba's ``workqueue`` layer, which aborts on concurrent launches.  The twin
-    gets its own name, hence its own on-disk cache index.
-    """
-    src = kernel.py_func
-    twin = types.FunctionType(src.__code__, src.__globals__, name, src.__defaults__, src.__closure__)
-    twin.__qualname__ = name
-    twin.__doc__ = src.__doc__
-    return njit(**JIT_OPTIONS)(twin)
-
-
-ksg_counts_serial = _serial_twin(ksg_counts, "ksg_counts_serial")
-euclidean_knn_serial = _serial_twin(euclidean_knn, "euclidean_knn_serial")
+    G = np.empty((block, n))
+    val = np.empty(m + 1)
+    idx = np.empty(m + 1, dtype=np.int64)
+    exact = np.empty(m)
+    for a in range(lo, hi, block):
+        b = min(hi, a + block)
+        g = G[: b - a]
+        np.dot(C[a:b], CT, g)
+        for r in range(b - a):
+            i = a + r
+            gr = g[r]
+            si = sq[i]
+            for j in range(n):
+                gr[j] = (gr[j] * -2.0 + si) + sq[j]
+            gr[i] = np.inf
+            select_smallest(gr, val, idx)
+            for t in range(m):
+                exact[t] = direct_distance(Z, i, idx[t])
+            _sort_small(exact)
+            excluded = np.inf if every else val[m]
+            kth = exact[k - 1]
+            if excluded - slack[i] < kth * kth:
+                unsure[i] = True
+                _knn_row_direct(Z, i, out[i], val, idx)
+            else:
+                unsure[i] = False
+                for t in range(k):
+                    out[i, t] = exact[t]
