@@ -180,11 +180,27 @@ def _brute_kth(x, y, k, euclid):
     return np.sort(d, axis=1)[:, k - 1]
 
 
+def _kth_all(ws, k, metric, search, kth, lanes):
+    """``kth_all`` (an overload: jitted callers only) behind a jitted entry point."""
+    from numba import njit
+
+    from fastsmi._numba import _joint
+
+    global _KTH_ENTRY
+    if _KTH_ENTRY is None:
+        _KTH_ENTRY = njit(lambda ws, k, metric, search, kth, lanes: _joint.kth_all(ws, k, metric, search, kth, lanes))
+    _KTH_ENTRY(ws, k, metric, search, kth, lanes)
+
+
+_KTH_ENTRY = None
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8])  # both lane networks, every pinned depth
 @pytest.mark.parametrize("euclid", [False, True])
+@pytest.mark.parametrize("lanes", ["scan", "knn"])
 @pytest.mark.parametrize("kind", ["independent", "dependent", "ties", "clusters"])
 @pytest.mark.parametrize("n", ["k+1", 11, 40, 1500])
-def test_grid_kth_matches_brute_force(k, euclid, kind, n):
+def test_grid_kth_matches_brute_force(k, euclid, lanes, kind, n):
     from fastsmi._numba import _joint
     from fastsmi._numba._neighbors import METRIC_EUCLIDEAN, METRIC_MAX
 
@@ -203,7 +219,8 @@ def test_grid_kth_matches_brute_force(k, euclid, kind, n):
     ws = _joint.alloc_workspace(n, k, _joint.SEARCH_GRID)
     _joint.sort_joint(x, y, ws, _joint.SEARCH_GRID, k)
     kth = np.empty(n)
-    _joint.kth_all(ws, k, metric, _joint.SEARCH_GRID, kth)
+    rows = _joint.lane_rows(k, _joint.SEARCH_GRID) if lanes == "scan" else 0
+    _kth_all(ws, k, metric, _joint.SEARCH_GRID, kth, rows)
     order = ws[3]  # x-rank -> original index
     np.testing.assert_array_equal(kth, _brute_kth(x, y, k, euclid)[order])
 

@@ -14,7 +14,8 @@ points whose neighbours may lie outside the scanned cells.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import literally, njit, types
+from numba.extending import overload
 
 from .._config import JIT_OPTIONS
 from ._neighbors import METRIC_MAX, pair_moments
@@ -668,26 +669,103 @@ grid_kth_lanes = _make_lane_scan(KTH_REGISTERS)
 grid_kth_lanes_short = _make_lane_scan(LANE_ROWS_SHORT)
 
 
-@njit(**JIT_OPTIONS)
-def kth_all(ws, k, metric, search, kth):
-    """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`)."""
-    if search == SEARCH_GRID and k <= KTH_REGISTERS:
+def lane_rows(k: int, search: int) -> int:
+    """Depth of the lane scan :func:`kth_all` runs for ``k`` neighbours: 5, 8, or 0 for none.
+
+    The parallel drivers pass it to :func:`kth_all` as a compile-time constant, so
+    a driver compiles only the scan it runs.
+
+    Examples
+    --------
+    >>> lane_rows(5, SEARCH_GRID), lane_rows(1, SEARCH_GRID), lane_rows(9, SEARCH_GRID), lane_rows(5, SEARCH_SWEEP)
+    (5, 8, 0, 0)
+    """
+    if search != SEARCH_GRID or not 1 <= k <= KTH_REGISTERS:
+        return 0
+    return LANE_ROWS_SHORT if 2 <= k <= LANE_ROWS_SHORT else KTH_REGISTERS
+
+
+#: ``lanes`` value asking :func:`joint_log_means` for every neighbour's distance.
+LANES_ALL = -1
+
+#: Options of the implementations chosen by the overloads below (compiled into their callers).
+_OVERLOAD_OPTIONS = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}
+
+
+def kth_all(ws, k, metric, search, kth, lanes):
+    """k-th joint neighbour distance of every x-rank into ``kth`` (after :func:`sort_joint`).
+
+    ``lanes`` is :func:`lane_rows` of ``(k, search)`` and must be a compile-time
+    constant: 5 or 8, the depth of the lane scan (:func:`grid_kth_lanes_short`,
+    :func:`grid_kth_lanes`) whose pending points the ring search then settles, or
+    0 for the k-NN search (:func:`knn_all`).  Only the chosen search is compiled.
+    Callable from jitted code only (an ``overload``).
+    """
+    raise NotImplementedError("kth_all is compiled into jitted callers only")
+
+
+@overload(kth_all, jit_options=_OVERLOAD_OPTIONS, prefer_literal=True)
+def _kth_all(ws, k, metric, search, kth, lanes):
+    if not isinstance(lanes, types.IntegerLiteral):
+        return lambda ws, k, metric, search, kth, lanes: literally(lanes)
+    rows = lanes.literal_value
+    if rows == 0:
+        def knn_then_kth(ws, k, metric, search, kth, lanes):
+            knn_all(ws, metric, search)
+            nd = ws[7]
+            for p in range(kth.shape[0]):
+                kth[p] = nd[p, k - 1]
+        return knn_then_kth
+    scan = {LANE_ROWS_SHORT: grid_kth_lanes_short, KTH_REGISTERS: grid_kth_lanes}[rows]
+
+    def lanes_then_ring(ws, k, metric, search, kth, lanes):
         # the ring search reads k from ws[7]'s width; the lane scan writes k registers there
-        assert ws[7].shape[1] == k
+        assert ws[7].shape[1] == k and k <= lanes and search == SEARCH_GRID
         g = ws[15][0]
         pending = ws[18]
         # the scan leaves each pending point's registers in ws[7] and its rows in ws[8]
-        if 2 <= k <= LANE_ROWS_SHORT:
-            n_pending = grid_kth_lanes_short(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
-        else:
-            n_pending = grid_kth_lanes(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
+        n_pending = scan(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
                      np.bool_(True), kth, pending, n_pending, np.bool_(True))
-    else:
+    return lanes_then_ring
+
+
+def joint_log_means(ws, k, metric, search, lanes, out):
+    """``out[j] = mean_i log r_{i, j+1}``, joint distances (after :func:`sort_joint`).
+
+    With ``lanes == LANES_ALL`` every ``j < k`` (:func:`knn_all`); otherwise only
+    ``out[k - 1]``, from :func:`kth_all` with that ``lanes``, and the other
+    entries are left alone.  ``lanes`` must be a compile-time constant (an
+    ``overload``, callable from jitted code only).
+    """
+    raise NotImplementedError("joint_log_means is compiled into jitted callers only")
+
+
+@overload(joint_log_means, jit_options=_OVERLOAD_OPTIONS, prefer_literal=True)
+def _joint_log_means(ws, k, metric, search, lanes, out):
+    if not isinstance(lanes, types.IntegerLiteral):
+        return lambda ws, k, metric, search, lanes, out: literally(lanes)
+    if lanes.literal_value != LANES_ALL:
+        def kth_only(ws, k, metric, search, lanes, out):
+            kth = ws[16]
+            kth_all(ws, k, metric, search, kth, lanes)
+            total = 0.0
+            for p in range(kth.shape[0]):
+                total += np.log(kth[p])
+            out[k - 1] = total / kth.shape[0]
+        return kth_only
+
+    def every(ws, k, metric, search, lanes, out):
         knn_all(ws, metric, search)
-        nd = ws[7]
-        for p in range(kth.shape[0]):
-            kth[p] = nd[p, k - 1]
+        dist = ws[7]
+        n = dist.shape[0]
+        sums = np.zeros(k)
+        for p in range(n):
+            for j in range(k):
+                sums[j] += np.log(dist[p, j])
+        for j in range(k):
+            out[j] = sums[j] / n
+    return every
 
 
 @njit(**JIT_OPTIONS)

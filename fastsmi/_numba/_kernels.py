@@ -15,11 +15,14 @@ Estimator families (``family`` codes are those of :mod:`fastsmi._plan`):
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
-from ._joint import alloc_workspace, knn_all, kth_all, sort_joint, sort_values
+from .._plan import FAMILY_KSG
+from ._joint import alloc_workspace, joint_log_means, knn_all, kth_all, sort_joint, sort_values
 from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_all_strict, count_pair, count_within, knn_sorted, pair_moments
 
 STATUS_OK = 0
@@ -100,26 +103,37 @@ def whiten_pair(x, y, z1, u2, z2):
 # each compile a copy of it.
 # ----------------------------------------------------------------------------
 @njit(**JIT_OPTIONS)
-def ksg_slice(x, y, k, variant, search, psi, ws):
-    """KSG estimate of I(x; y) without the constant ``psi(k) + psi(n)`` terms.
+def ksg1_slice(x, y, k, search, lanes, psi, ws):
+    """KSG (algorithm 1) estimate of I(x; y) without the constant ``psi(k) + psi(n)``.
 
-    Returns ``-mean_i [psi(n_x + 1) + psi(n_y + 1)]`` (algorithm 1) or
-    ``-mean_i [psi(n_x) + psi(n_y)]`` (algorithm 2).
+    Returns ``-mean_i [psi(n_x + 1) + psi(n_y + 1)]``, the counts strictly inside
+    the k-th joint distance.  ``lanes``: see :func:`~fastsmi._numba._joint.kth_all`.
+    """
+    n = x.shape[0]
+    sort_joint(x, y, ws, search, k)
+    eps_all = ws[16]
+    kth_all(ws, k, METRIC_MAX, search, eps_all, lanes)
+    count_x, count_y = ws[19], ws[20]
+    count_all_strict(ws[0], ws[2], ws[4], eps_all, count_x, count_y)
+    total = 0.0
+    for p in range(n):
+        total += psi[count_x[p] + 1] + psi[count_y[p] + 1]
+    return -total / n
+
+
+@njit(**JIT_OPTIONS)
+def ksg2_slice(x, y, k, search, psi, ws):
+    """KSG (algorithm 2) estimate of I(x; y) without the constant ``psi(k) + psi(n) - 1/k``.
+
+    Returns ``-mean_i [psi(n_x) + psi(n_y)]``, the counts within the marginal
+    extents of the k nearest joint neighbours.
     """
     n = x.shape[0]
     sort_joint(x, y, ws, search, k)
     xs, ys, ni = ws[0], ws[2], ws[8]
     y_rank = ws[4]
-    total = 0.0
-    if variant == 1:
-        eps_all = ws[16]
-        kth_all(ws, k, METRIC_MAX, search, eps_all)
-        count_x, count_y = ws[19], ws[20]
-        count_all_strict(xs, ys, y_rank, eps_all, count_x, count_y)
-        for p in range(n):
-            total += psi[count_x[p] + 1] + psi[count_y[p] + 1]
-        return -total / n
     knn_all(ws, METRIC_MAX, search)
+    total = 0.0
     for p in range(n):
         yp = y_rank[p]
         x0 = xs[p]
@@ -153,21 +167,14 @@ def mean_log_knn_1d(xs, k, out_scratch, acc):
 
 
 @njit(**JIT_OPTIONS)
-def _last_only(weights):
-    """True when every weight but the last is zero."""
-    for j in range(weights.shape[0] - 1):
-        if weights[j] != 0.0:
-            return False
-    return True
-
-
-@njit(**JIT_OPTIONS)
-def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
+def kl_slice(x, y, k, coef, whiten, search, lanes, ws, wbuf):
     """``sum_j coef[0,j] Lx_j + coef[1,j] Ly_j + coef[2,j] Lxy_j`` (+ whitening term).
 
     ``L*_j`` is the mean log distance to the j-th neighbour: 1-D for the
     marginals, Euclidean for the joint.  With ``whiten`` the joint is whitened
-    by its sample covariance and ``-0.5 log(1 - rho^2)`` is added.
+    by its sample covariance and ``-0.5 log(1 - rho^2)`` is added.  ``lanes``:
+    see :func:`~fastsmi._numba._joint.joint_log_means` (``LANES_ALL`` when any
+    ``coef[2, j < k - 1]`` is non-zero, else the k-th distance alone is sought).
     """
     n = x.shape[0]
     extra = 0.0
@@ -188,24 +195,9 @@ def kl_slice(x, y, k, coef, whiten, search, ws, wbuf):
     ly = np.zeros(k)
     lxy = np.zeros(k)
     sort_joint(a, b, ws, search, k)
-    xs, ys, dist, scratch = ws[0], ws[2], ws[7], ws[10]
+    xs, ys, scratch = ws[0], ws[2], ws[10]
     mean_log_knn_1d(xs, k, scratch, lx)
-    if _last_only(coef[2]):
-        # only the k-th joint neighbour carries weight: the register search suffices
-        kth = ws[16]
-        kth_all(ws, k, METRIC_EUCLIDEAN, search, kth)
-        total_log = 0.0
-        for p in range(n):
-            total_log += np.log(kth[p])
-        lxy[k - 1] = total_log / n
-    else:
-        knn_all(ws, METRIC_EUCLIDEAN, search)
-        sums = np.zeros(k)
-        for p in range(n):
-            for j in range(k):
-                sums[j] += np.log(dist[p, j])
-        for j in range(k):
-            lxy[j] = sums[j] / n
+    joint_log_means(ws, k, METRIC_EUCLIDEAN, search, lanes, lxy)
     if whiten:
         ysorted = ws[1]  # the x-ordered copy is no longer needed
         sort_values(ym, ws, ws[4], ysorted)
@@ -296,40 +288,50 @@ def _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
     return True
 
 
-@njit(**PARALLEL_JIT_OPTIONS)
-def ksg_block(PX, PY, JX, JY, tols, k, variant, search, psi, out, status, n_chunks):
-    """KSG for every slice ``s < out.shape[0]``: ``(PX[:, s], PY[:, s])``.
+@functools.lru_cache(maxsize=None)
+def pair_block(family, variant, search, lanes):
+    """The parallel driver over the slices of one block for one specialisation.
 
-    Columns past ``out.shape[0]`` (padding of the last block) are ignored.
+    ``family`` (``"ksg"`` or ``"kl"``), ``variant``, ``search`` and ``lanes`` (see
+    :func:`~fastsmi._numba._joint.kth_all`, :func:`~fastsmi._numba._joint.joint_log_means`)
+    are compile-time constants of the returned kernel, so it compiles
+    only the code its slices run: KSG-1 on the grid with k = 5 compiles neither
+    the KSG-2 nor the sweep path, nor the lane scan of other depths.  Each
+    specialisation is compiled (or loaded from the cache) the first time it is
+    used, under its own name.  The kernel's arguments::
+
+        block(PX, PY, JX, JY, tols, k, psi, coef, whiten, out, status, n_chunks)
+
+    estimate every slice ``s < out.shape[0]``, ``(PX[:, s], PY[:, s])``, into
+    ``out[s]`` (``status[s]`` flags a constant projection); columns past
+    ``out.shape[0]`` (padding of the last block) are ignored.  ``psi`` is used by
+    KSG, ``coef`` and ``whiten`` by KL.
     """
-    n = PX.shape[0]
-    b = out.shape[0]
-    n_chunks = min(b, n_chunks)
-    for c in prange(n_chunks):
-        ws = alloc_workspace(n, k, search)
-        x = np.empty(n)
-        y = np.empty(n)
-        lo, hi = _chunk_bounds(c, n_chunks, b)
-        for s in range(lo, hi):
-            if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
-                out[s] = ksg_slice(x, y, k, variant, search, psi, ws)
+    is_ksg = family == FAMILY_KSG
 
+    def block(PX, PY, JX, JY, tols, k, psi, coef, whiten, out, status, n_chunks):
+        n = PX.shape[0]
+        b = out.shape[0]
+        n_chunks = min(b, n_chunks)
+        for c in prange(n_chunks):
+            ws = alloc_workspace(n, k, search)
+            x = np.empty(n)
+            y = np.empty(n)
+            wbuf = np.empty((3, n))
+            lo, hi = _chunk_bounds(c, n_chunks, b)
+            for s in range(lo, hi):
+                if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
+                    if not is_ksg:
+                        out[s] = kl_slice(x, y, k, coef, whiten, search, lanes, ws, wbuf)
+                    elif variant == 1:
+                        out[s] = ksg1_slice(x, y, k, search, lanes, psi, ws)
+                    else:
+                        out[s] = ksg2_slice(x, y, k, search, psi, ws)
 
-@njit(**PARALLEL_JIT_OPTIONS)
-def kl_block(PX, PY, JX, JY, tols, k, coef, whiten, search, out, status, n_chunks):
-    """Kozachenko-Leonenko MI terms for every slice of the block."""
-    n = PX.shape[0]
-    b = out.shape[0]
-    n_chunks = min(b, n_chunks)
-    for c in prange(n_chunks):
-        ws = alloc_workspace(n, k, search)
-        x = np.empty(n)
-        y = np.empty(n)
-        wbuf = np.empty((3, n))
-        lo, hi = _chunk_bounds(c, n_chunks, b)
-        for s in range(lo, hi):
-            if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
-                out[s] = kl_slice(x, y, k, coef, whiten, search, ws, wbuf)
+    # one name, hence one on-disk cache index, per specialisation
+    name = f"{family}_block_v{variant}_s{search}_l{lanes}".replace("-", "m")
+    block.__name__ = block.__qualname__ = name
+    return njit(**PARALLEL_JIT_OPTIONS)(block)
 
 
 @njit(**PARALLEL_JIT_OPTIONS)

@@ -9,8 +9,8 @@ import numpy as np
 
 from .._validation import check_n_jobs
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
-from ._joint import SEARCH_GRID, SEARCH_SWEEP
-from ._kernels import discrete_block, kl_block, ksg_block
+from ._joint import LANES_ALL, SEARCH_GRID, SEARCH_SWEEP, lane_rows
+from ._kernels import discrete_block, pair_block
 
 NAME = "numba"
 SEARCHES = {"sweep": SEARCH_SWEEP, "grid": SEARCH_GRID}
@@ -29,12 +29,25 @@ def run_block(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarr
         codes, class_start = discrete
         discrete_block(PX, JX, tols, codes, class_start, plan.k, plan.family == FAMILY_ROSS, plan.psi, plan.coef,
                        out, status, chunks)
-    elif plan.family == FAMILY_KSG:
-        ksg_block(PX, PY, JX, JY, tols, plan.k, plan.variant, code, plan.psi, out, status, chunks)
-    elif plan.family == FAMILY_KL:
-        kl_block(PX, PY, JX, JY, tols, plan.k, plan.coef, plan.whiten, code, out, status, chunks)
+    elif plan.family in (FAMILY_KSG, FAMILY_KL):
+        kernel = pair_block(*specialisation(plan, code))
+        kernel(PX, PY, JX, JY, tols, plan.k, plan.psi, plan.coef, plan.whiten, out, status, chunks)
     else:  # pragma: no cover - plans are built by make_plan
         raise ValueError(f"unknown estimator family {plan.family!r}")
+
+
+def specialisation(plan: Plan, search: int) -> tuple:
+    """The compile-time constants of the driver for ``plan``: see :func:`~fastsmi._numba._kernels.pair_block`.
+
+    Only what changes the code is kept (the others are set to 0), so plans that run
+    the same code share one compiled driver.
+    """
+    if plan.family == FAMILY_KSG:
+        lanes = lane_rows(plan.k, search) if plan.variant == 1 else 0
+        return plan.family, plan.variant, search, lanes
+    # KL: the k-th joint distance alone when only it carries weight
+    lanes = LANES_ALL if np.any(plan.coef[2, :-1]) else lane_rows(plan.k, search)
+    return plan.family, 0, search, lanes
 
 
 def max_threads() -> int:
