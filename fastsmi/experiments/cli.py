@@ -108,6 +108,9 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--overwrite", action="store_true",
                      help="discard results in --out computed with other parameters")
     run.add_argument("--no-plots", action="store_true", help="write the tables but no figures")
+    run.add_argument("--no-warm-up", dest="warm_up", action="store_false", default=None,
+                     help="do not compile the kernels in one process per core before the cells (by default "
+                          "they are, with the Numba backend on more than one core; same results)")
     bar = run.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="always show the progress bar (default: only on a terminal)")
@@ -207,7 +210,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         with _client(args) as client:
             result = run_experiment(config, out, client=client, max_cells=args.max_cells, processes=_processes(args),
                                     progress=args.progress,
-                                    plots=not args.no_plots, overwrite=args.overwrite)
+                                    plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

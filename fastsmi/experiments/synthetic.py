@@ -680,6 +680,55 @@ def _plan_groups(cells: Sequence[Cell]) -> list[tuple[SampleGroup, list[tuple[st
     return list(groups.items())
 
 
+#: Compile weights of the warm-up tasks (see :func:`_warm_up`): the sliced KL-type kernels
+#: take longest to compile (about 20 s cold), then the sliced KSG ones (about 13 s), then
+#: the full-dimensional searches (about 2 s each).
+_WARM_WEIGHTS = {"sliced_kl": 3.0, "sliced_ksg": 2.0, "full": 1.0}
+
+
+def warm_variant(jobs: Sequence[tuple[SampleGroup, dict[str, Any]]], variant: tuple[str, bool]) -> None:
+    """Compute one ``(estimator, sliced)`` variant on tiny samples, discarding the rows.
+
+    A warm-up task of :func:`_warm_up`: it calls the same kernels as the grid's cells,
+    with the same argument types, so they are compiled (or loaded) once here.
+    """
+    for group, settings in jobs:
+        compute_group(group, [variant], settings)
+
+
+def _warm_up(plan, settings: dict[str, Any], processes: int) -> None:
+    """Compile the kernels of ``plan`` in ``processes`` processes at once, before the cells run.
+
+    One task per ``(estimator, sliced)`` variant computes it on every dimension of the
+    plan with tiny samples (enough points to whiten the full vectors), so each variant's
+    kernels are compiled in one process only; the others load them from Numba's cache.
+    """
+    from .._warmup import warm_up
+
+    dims: dict[tuple[str, int], SampleGroup] = {}
+    variants: list[tuple[str, bool]] = []
+    for group, group_variants in plan:
+        dims.setdefault((group.model, group.d), group)
+        variants.extend(v for v in group_variants if v not in variants)
+    tasks = []
+    for estimator, sliced in variants:
+        jobs = [(group, dict(settings, n_samples=min(settings["n_samples"], max(64, 4 * group.d)), n_projections=16))
+                for group in dims.values()]
+        kind = "full" if not sliced else ("sliced_ksg" if estimator.startswith("ksg") else "sliced_kl")
+        tasks.append((_WARM_WEIGHTS[kind], warm_variant, (jobs, (estimator, sliced))))
+    warm_up(tasks, processes=processes)
+
+
+def _warm_up_processes(settings: dict[str, Any], client: Any, warm: Optional[bool]) -> int:
+    """Processes for the warm-up compile: 0 (none) with Dask, the Cython backend, no Numba cache or one core."""
+    from .._warmup import numba_cache_enabled
+
+    if warm is False or client is not None or settings["backend"] == "cython" or not numba_cache_enabled():
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores > 1 or warm else 0
+
+
 def _run_local(plan, settings, sink: Callable[[dict[str, Any]], None]) -> None:
     for group, variants in plan:
         for row in iter_group(group, variants, settings):
@@ -729,6 +778,7 @@ def run_experiment(
     progress: Optional[bool] = None,
     plots: bool = True,
     overwrite: bool = False,
+    warm_up: Optional[bool] = None,
 ) -> ExperimentResult:
     """Run (or resume) the grid of ``config`` into ``out_dir``.
 
@@ -750,6 +800,12 @@ def run_experiment(
         When the grid is complete, write the summary tables and the figures.
     overwrite : bool, default False
         Discard results of an earlier run with other parameters instead of refusing.
+    warm_up : bool, optional
+        Before the cells, compile the Numba kernels they need in one process per core at
+        once, on tiny samples (default: on more than one core, with the Numba backend and
+        its on-disk cache; never with ``client``).  On an empty cache this halves the
+        compile time; on a warm one it costs a fraction of a second.  Results are the same
+        either way.
 
     Returns
     -------
@@ -833,6 +889,9 @@ def run_experiment(
 
     try:
         plan = _plan_groups(todo)
+        warm_processes = _warm_up_processes(settings, client, warm_up) if plan else 0
+        if warm_processes:
+            _warm_up(plan, settings, warm_processes)
         if client is not None:
             _run_dask(plan, settings, sink, client)
         elif processes is not None and processes > 1:

@@ -1,0 +1,106 @@
+"""Compiling the Numba kernels a job needs in several processes at once.
+
+Numba compiles a kernel the first time it is called and keeps it in its on-disk
+cache.  Compilation holds the GIL, so one process compiles one kernel at a time:
+on a machine with an empty cache, the kernels of a synthetic experiment take
+most of its quick run to compile.  :func:`warm_up` splits small *tasks* (tiny
+computations that call the kernels of the job) between this process and spawned
+ones.  Each process compiles its share and writes it to the cache, from which
+the others then load it.  Only compile time is at stake: the tasks' results are
+discarded, and a task that fails in a helper process is simply compiled again
+when the job reaches it.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any, Callable, Sequence
+
+#: A task: ``(weight, function, args)``.  ``function`` must be importable from a
+#: module (it runs in spawned processes); ``weight`` is its rough compile cost.
+Task = tuple[float, Callable[..., Any], tuple]
+
+
+def numba_cache_enabled() -> bool:
+    """True when the Numba backend is in use and its kernels are cached on disk.
+
+    Examples
+    --------
+    >>> isinstance(numba_cache_enabled(), bool)
+    True
+    """
+    from ._config import JIT_OPTIONS
+
+    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or not JIT_OPTIONS["cache"]:
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def split_tasks(tasks: Sequence[Task], parts: int) -> list[list[Task]]:
+    """Split ``tasks`` into ``parts`` lists of nearly equal total weight (heaviest first, greedy).
+
+    Examples
+    --------
+    >>> parts = split_tasks([(3, print, ()), (2, print, ()), (1, print, ()), (1, print, ())], 2)
+    >>> [sum(w for w, _, _ in part) for part in parts]
+    [4, 3]
+    """
+    shares: list[list[Task]] = [[] for _ in range(parts)]
+    loads = [0.0] * parts
+    for task in sorted(tasks, key=lambda t: -t[0]):
+        i = loads.index(min(loads))
+        shares[i].append(task)
+        loads[i] += task[0]
+    return shares
+
+
+def run_tasks(tasks: Sequence[Task]) -> None:
+    """Run every task, in order (the body of each helper process)."""
+    for _, function, args in tasks:
+        function(*args)
+
+
+def warm_up(tasks: Sequence[Task], *, processes: int = 2) -> dict[str, Any]:
+    """Run ``tasks`` split between this process and ``processes - 1`` spawned processes.
+
+    This process runs the first share and counts what Numba compiles meanwhile.
+    If it compiled nothing, the cache was already warm: the helper processes are
+    stopped at once (they would only load the cache) and the job goes on.
+    Otherwise this process waits for them, so that the job then finds every
+    kernel in the cache.
+
+    Parameters
+    ----------
+    tasks : sequence of (weight, function, args)
+        Small computations that call the kernels of the job.
+    processes : int, default 2
+        Processes to compile in, this one included (1: run the tasks here).
+
+    Returns
+    -------
+    dict
+        ``{"processes": int, "compiled_here": int}``: the processes used and the
+        number of functions this process compiled (0 when the cache was warm).
+    """
+    from numba.core import event
+
+    shares = split_tasks(tasks, max(1, min(processes, len(tasks))))
+    context = multiprocessing.get_context("spawn")  # forking a running OpenMP runtime can deadlock
+    helpers = [context.Process(target=run_tasks, args=(share,), daemon=True) for share in shares[1:]]
+    for helper in helpers:
+        helper.start()
+    compiled = 0
+    try:
+        with event.install_recorder("numba:compile") as recorder:
+            run_tasks(shares[0])
+        compiled = sum(1 for _, e in recorder.buffer if e.is_start)
+    finally:
+        for helper in helpers:
+            if compiled == 0:  # a warm cache (or this share failed): do not wait for the helpers
+                helper.terminate()
+            helper.join()
+    return {"processes": len(shares), "compiled_here": compiled}
