@@ -10,14 +10,26 @@ import os
 #: 1e-10 with the brute-force references, and reassociated sums would break that.
 FASTMATH: bool = False
 
+#: What Numba caches on disk: ``FASTSMI_NUMBA_CACHE=1`` (default) every kernel, ``0``
+#: none, ``entry`` only the entry kernels (:data:`ENTRY_JIT_OPTIONS`).  The warm-up's
+#: helper processes (:mod:`fastsmi._warmup`) run with ``entry``: Numba's cache is not
+#: safe when two processes save entries of one function at once, and only the entry
+#: kernels the helpers compile are theirs alone (one name per specialisation).
+CACHE_MODE: str = os.environ.get("FASTSMI_NUMBA_CACHE", "1").strip().lower()
+
 #: Options for every serial Numba kernel.
 JIT_OPTIONS: dict = {
     "nogil": True,
-    "cache": os.environ.get("FASTSMI_NUMBA_CACHE", "1") != "0",
+    "cache": CACHE_MODE not in ("0", "entry"),
     "fastmath": FASTMATH,
     "error_model": "numpy",
     "boundscheck": False,
 }
+
+#: Options for the kernels called from Python (the full-dimensional searches): the
+#: same, but cached unless ``FASTSMI_NUMBA_CACHE=0``.  An entry kernel's cache entry
+#: holds all the code it calls.
+ENTRY_JIT_OPTIONS: dict = dict(JIT_OPTIONS, cache=CACHE_MODE != "0")
 
 #: LLVM code-generation options set when the Numba backend is first imported.  They
 #: change speed only, never results.  ``-x86-cmov-converter=false`` keeps the
@@ -26,8 +38,8 @@ JIT_OPTIONS: dict = {
 #: slice took 0.80 ms with the conversion and 0.18 ms without it).
 LLVM_OPTIONS: tuple = ("-x86-cmov-converter=false",)
 
-#: Options for the parallel (``prange``) drivers.
-PARALLEL_JIT_OPTIONS: dict = dict(JIT_OPTIONS, parallel=True)
+#: Options for the parallel (``prange``) drivers, entry kernels too.
+PARALLEL_JIT_OPTIONS: dict = dict(ENTRY_JIT_OPTIONS, parallel=True)
 
 #: Directions are projected in blocks whose sizes are multiples of this granule,
 #: and every BLAS call sees exactly ``granule`` or a multiple of it, so a slice's

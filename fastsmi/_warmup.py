@@ -6,7 +6,8 @@ on a machine with an empty cache, the kernels of a synthetic experiment take
 most of its quick run to compile.  :func:`warm_up` splits small *tasks* (tiny
 computations that call the kernels of the job) between this process and spawned
 ones.  Each process compiles its share and writes it to the cache, from which
-the others then load it.  Only compile time is at stake: the tasks' results are
+the others then load it (the helpers write only their entry kernels: Numba's
+cache is not safe for concurrent saves of one function's entries).  Only compile time is at stake: the tasks' results are
 discarded, and a task that fails in a helper process is simply compiled again
 when the job reaches it.
 """
@@ -29,9 +30,9 @@ def numba_cache_enabled() -> bool:
     >>> isinstance(numba_cache_enabled(), bool)
     True
     """
-    from ._config import JIT_OPTIONS
+    from ._config import CACHE_MODE
 
-    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or not JIT_OPTIONS["cache"]:
+    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or CACHE_MODE == "0":
         return False
     try:
         import numba  # noqa: F401
@@ -91,8 +92,20 @@ def warm_up(tasks: Sequence[Task], *, processes: int = 2) -> dict[str, Any]:
     shares = split_tasks(tasks, max(1, min(processes, len(tasks))))
     context = multiprocessing.get_context("spawn")  # forking a running OpenMP runtime can deadlock
     helpers = [context.Process(target=run_tasks, args=(share,), daemon=True) for share in shares[1:]]
-    for helper in helpers:
-        helper.start()
+    # Numba's cache is not safe when two processes save entries of one function at once
+    # (e.g. a search compiled for the max-norm here and for the Euclidean norm there):
+    # the helpers cache only their entry kernels, one name per specialisation, and leave
+    # the shared building blocks to this process (see fastsmi._config.CACHE_MODE).
+    saved = os.environ.get("FASTSMI_NUMBA_CACHE")
+    os.environ["FASTSMI_NUMBA_CACHE"] = "entry"
+    try:
+        for helper in helpers:
+            helper.start()  # a spawned process takes the environment as it is now
+    finally:
+        if saved is None:
+            del os.environ["FASTSMI_NUMBA_CACHE"]
+        else:
+            os.environ["FASTSMI_NUMBA_CACHE"] = saved
     compiled = 0
     try:
         with event.install_recorder("numba:compile") as recorder:

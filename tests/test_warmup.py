@@ -85,3 +85,19 @@ def test_run_with_warm_up_equals_run_without(tmp_path, monkeypatch):
     assert len(calls) == 1 and calls[0] >= 1  # warm_up=False skipped it
     assert warm.complete and plain.complete
     assert _table(tmp_path / "warm" / "results.csv") == _table(tmp_path / "plain" / "results.csv")
+
+
+@requires_numba
+def test_helpers_cache_only_entry_kernels(tmp_path):
+    """``FASTSMI_NUMBA_CACHE=entry`` (the helpers' mode) saves the entry kernel, not its building blocks."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, fastsmi; rng = np.random.default_rng(0); X = rng.normal(size=(80, 6)); "
+            "fastsmi.mi(X, X + rng.normal(size=(80, 6)), estimator='ksg', n_jobs=1)")
+    env = dict(os.environ, FASTSMI_NUMBA_CACHE="entry", NUMBA_CACHE_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+    saved = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    assert "_dense.ksg_counts" in saved  # the entry kernel (max-norm brute force, joint d = 12)
+    assert not saved & {"_dense.chebyshev_rows", "_dense.ksg_row", "_dense.select_smallest"}, saved

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import ENTRY_JIT_OPTIONS, JIT_OPTIONS
 from .backend import resolve_n_jobs  # noqa: F401  (the callers' thread count)
 
 #: Points per tile of the max-norm distance rows: a tile of the four accumulator
@@ -178,7 +178,7 @@ def ksg_row(dx, dy, i, k, variant, dz, val, idx):
     return n_x, n_y
 
 
-@njit(**JIT_OPTIONS)
+@njit(**ENTRY_JIT_OPTIONS)
 def ksg_counts(X, XT, Y, YT, k, variant, lo, hi, n_x, n_y):
     """KSG marginal counts of the points ``lo <= i < hi`` by max-norm brute force.
 
@@ -252,7 +252,7 @@ def _knn_row_direct(Z, i, out_row, val, idx):
         out_row[t] = kv[t]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**ENTRY_JIT_OPTIONS)
 def euclidean_knn(Z, C, CT, sq, slack, m, block, lo, hi, out, unsure):
     """Euclidean distances to the k nearest other rows, by blocked brute force.
 
