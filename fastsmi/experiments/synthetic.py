@@ -891,7 +891,11 @@ def run_experiment(
         plan = _plan_groups(todo)
         warm_processes = _warm_up_processes(settings, client, warm_up) if plan else 0
         if warm_processes:
+            if bar is not None:
+                bar.set_description(f"synthetic (compiling kernels in {warm_processes} processes)")
             _warm_up(plan, settings, warm_processes)
+            if bar is not None:
+                bar.set_description("synthetic")
         if client is not None:
             _run_dask(plan, settings, sink, client)
         elif processes is not None and processes > 1:
