@@ -36,6 +36,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         fast = min(r[3] for r in rows)
         for _, label, median, per_slice, slices in sorted(rows, key=lambda r: r[3]):
             tr.write_line(
-                f"  {label:<38s} median {median:9.4f} s for {slices:5d} slices = "
+                f"  {label:<42s} median {median:9.4f} s for {slices:5d} slices = "
                 f"{per_slice * 1e3:9.3f} ms/slice   x{per_slice / fast:8.1f}"
             )
