@@ -41,8 +41,11 @@ def numba_cache_enabled() -> bool:
     return True
 
 
-def split_tasks(tasks: Sequence[Task], parts: int) -> list[list[Task]]:
+def split_tasks(tasks: Sequence[Task], parts: int, *, head_start: float = 0.0) -> list[list[Task]]:
     """Split ``tasks`` into ``parts`` lists of nearly equal total weight (heaviest first, greedy).
+
+    The first list is this process's; the others start ``head_start`` (in task weight)
+    behind it, the cost of spawning a helper and importing the package there.
 
     Examples
     --------
@@ -51,7 +54,7 @@ def split_tasks(tasks: Sequence[Task], parts: int) -> list[list[Task]]:
     [4, 3]
     """
     shares: list[list[Task]] = [[] for _ in range(parts)]
-    loads = [0.0] * parts
+    loads = [0.0] + [head_start] * (parts - 1)
     for task in sorted(tasks, key=lambda t: -t[0]):
         i = loads.index(min(loads))
         shares[i].append(task)
@@ -65,7 +68,7 @@ def run_tasks(tasks: Sequence[Task]) -> None:
         function(*args)
 
 
-def warm_up(tasks: Sequence[Task], *, processes: int = 2) -> dict[str, Any]:
+def warm_up(tasks: Sequence[Task], *, processes: int = 2, head_start: float = 0.0) -> dict[str, Any]:
     """Run ``tasks`` split between this process and ``processes - 1`` spawned processes.
 
     This process runs the first share and counts what Numba compiles meanwhile.
@@ -80,6 +83,8 @@ def warm_up(tasks: Sequence[Task], *, processes: int = 2) -> dict[str, Any]:
         Small computations that call the kernels of the job.
     processes : int, default 2
         Processes to compile in, this one included (1: run the tasks here).
+    head_start : float, default 0
+        Weight this process's share gets on top of the helpers' (see :func:`split_tasks`).
 
     Returns
     -------
@@ -89,7 +94,7 @@ def warm_up(tasks: Sequence[Task], *, processes: int = 2) -> dict[str, Any]:
     """
     from numba.core import event
 
-    shares = split_tasks(tasks, max(1, min(processes, len(tasks))))
+    shares = split_tasks(tasks, max(1, min(processes, len(tasks))), head_start=head_start)
     context = multiprocessing.get_context("spawn")  # forking a running OpenMP runtime can deadlock
     helpers = [context.Process(target=run_tasks, args=(share,), daemon=True) for share in shares[1:]]
     # Numba's cache is not safe when two processes save entries of one function at once

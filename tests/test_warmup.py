@@ -24,6 +24,14 @@ def test_split_tasks_balances_weights(weights, parts, loads):
     assert sorted(t[2][0] for share in shares for t in share) == list(range(len(weights)))  # each task once
 
 
+def test_split_tasks_head_start_keeps_more_here():
+    tasks = [(3.0, print, ("kl",)), (2.5, print, ("ksg",)), (1.0, print, ("full1",)), (1.0, print, ("full2",))]
+    even = _warmup.split_tasks(tasks, 2)
+    assert [[t[2][0] for t in share] for share in even] == [["kl", "full2"], ["ksg", "full1"]]
+    ahead = _warmup.split_tasks(tasks, 2, head_start=1.5)  # the helper starts later
+    assert [[t[2][0] for t in share] for share in ahead] == [["kl", "full1", "full2"], ["ksg"]]
+
+
 def _compile_fresh() -> None:
     """Compile a new function (no cache): this process's share compiles something."""
     from numba import njit
