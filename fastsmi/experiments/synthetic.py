@@ -807,8 +807,8 @@ def run_experiment(
         Before the cells, compile the Numba kernels they need in one process per core at
         once, on tiny samples (default: on more than one core, with the Numba backend and
         its on-disk cache; never with ``client``).  On an empty cache, 2 cores, the quick
-        Figure 1 run took 41 s with it against 54 s without; on a warm cache it costs a
-        fraction of a second.  Results are the same either way.
+        Figure 1 run took about 40 s with it against 44-48 s without; on a warm cache it
+        costs a fraction of a second.  Results are the same either way.
 
     Returns
     -------
