@@ -60,7 +60,15 @@ def test_warm_up_processes_only_where_it_helps(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(_warmup, "numba_cache_enabled", lambda: True)
     assert syn._warm_up_processes(settings, None, None) == 2
-    assert syn._warm_up_processes(settings, object(), None) == 0  # Dask workers compile for themselves
+    assert syn._warm_up_processes(settings, object(), None) == 0  # a remote cluster's workers compile there
+
+    class LocalCluster:
+        pass
+
+    class Client:
+        cluster = LocalCluster()
+
+    assert syn._warm_up_processes(settings, Client(), None) == 2  # a LocalCluster shares this machine's cache
     assert syn._warm_up_processes(settings, None, False) == 0
     assert syn._warm_up_processes(dict(settings, backend="cython"), None, None) == 0
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
