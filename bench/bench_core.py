@@ -70,32 +70,28 @@ def test_canonical_fastsmi_one_thread(benchmark, canonical):
     record(benchmark, CANON, "fastsmi.smi numba n_jobs=1", 400)
 
 
-def test_canonical_sklearn_loop(benchmark, canonical):
+@pytest.fixture(scope="module")
+def canonical_subset(canonical):
+    """The first BASELINE_SLICES projections of the canonical case, for the baselines."""
     pytest.importorskip("sklearn")
-    X, Y = canonical
-    PX, PY = project(X, Y, BASELINE_SLICES)
+    return project(*canonical, BASELINE_SLICES)
+
+
+def test_canonical_sklearn_loop(benchmark, canonical_subset):
     benchmark.group = CANON
-    benchmark.pedantic(sklearn_loop, args=(PX, PY), kwargs=dict(k=K), rounds=3, warmup_rounds=0)
+    benchmark.pedantic(sklearn_loop, args=canonical_subset, kwargs=dict(k=K), rounds=3, warmup_rounds=0)
     record(benchmark, CANON, "sklearn mutual_info_regression loop", BASELINE_SLICES)
 
 
-def test_canonical_seed_method(benchmark, canonical):
-    pytest.importorskip("sklearn")
-    X, Y = canonical
-    PX, PY = project(X, Y, BASELINE_SLICES)
+@pytest.mark.parametrize("method, label", [
+    (seed_method, "seed method (3 ball trees, 5-NN queries)"),
+    # same estimates, a lower bound on its cost (the baseline of earlier figures)
+    (seed_method_1nn, "seed method, 1-NN queries only"),
+], ids=["as-run", "1nn"])
+def test_canonical_seed_method(benchmark, canonical_subset, method, label):
     benchmark.group = CANON
-    benchmark.pedantic(seed_method, args=(PX, PY), rounds=3, warmup_rounds=0)
-    record(benchmark, CANON, "seed method (3 ball trees, 5-NN queries)", BASELINE_SLICES)
-
-
-def test_canonical_seed_method_1nn(benchmark, canonical):
-    """The seed's method with 1-NN queries only: same estimates, a lower bound on its cost."""
-    pytest.importorskip("sklearn")
-    X, Y = canonical
-    PX, PY = project(X, Y, BASELINE_SLICES)
-    benchmark.group = CANON
-    benchmark.pedantic(seed_method_1nn, args=(PX, PY), rounds=3, warmup_rounds=0)
-    record(benchmark, CANON, "seed method, 1-NN queries only", BASELINE_SLICES)
+    benchmark.pedantic(method, args=canonical_subset, rounds=3, warmup_rounds=0)
+    record(benchmark, CANON, label, BASELINE_SLICES)
 
 
 def test_discrete_fastsmi(benchmark, discrete):

@@ -7,8 +7,23 @@ others, so results never depend on the thread count or on the chunking.
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+
+
+def usable_cores() -> int:
+    """Number of cores this process may run on (``sched_getaffinity``, else ``os.cpu_count``).
+
+    Examples
+    --------
+    >>> usable_cores() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def chunk_bounds(c: int, n_chunks: int, b: int) -> tuple[int, int]:

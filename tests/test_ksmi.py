@@ -65,7 +65,7 @@ def test_slice_dim_validation():
 
 def test_ksmi_threads_run_on_the_workqueue_layer():
     # k-SMI estimates its slices from Python threads; with s = 5 they reach the dense
-    # full-dimensional kernels (joint dimension 10), whose one-thread twins open no
+    # full-dimensional kernels (joint dimension 10), which run on Python threads and open no
     # parallel region, so Numba's workqueue layer (which aborts on concurrent launches) copes
     import subprocess
     import sys

@@ -10,14 +10,13 @@ number of threads.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from typing import Callable, Iterator, Optional
 
 import numpy as np
 
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
-from .._threads import run_chunks
+from .._threads import run_chunks, usable_cores
 from .._validation import check_n_jobs
 from . import _slices
 
@@ -28,7 +27,7 @@ _local = threading.local()
 
 
 def max_threads() -> int:
-    """Number of cores this process may run on (``sched_getaffinity``, else ``os.cpu_count``).
+    """Number of cores this process may run on (:func:`fastsmi._threads.usable_cores`).
 
     Examples
     --------
@@ -36,10 +35,7 @@ def max_threads() -> int:
     >>> backend.max_threads() >= 1
     True
     """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def resolve_n_jobs(n_jobs: Optional[int]) -> int:

@@ -314,7 +314,7 @@ def sort_joint(a, b, ws, search, k):
 
 @njit(**JIT_OPTIONS)
 def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g, metric, nd, ni, registers, kth,
-                 targets, n_targets, warm):
+                 targets, n_targets):
     """Exact k nearest neighbours of every point by ring search over the quantile grid.
 
     Row ``p`` of ``nd``/``ni`` receives the neighbours of x-rank ``p``, sorted
@@ -331,8 +331,8 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
     min/max network, about twice as fast.  KSG-1, and KL weighted on the k-th
     neighbour alone, need no neighbour identities, so ties need no order.
 
-    Only the x-ranks ``targets[:n_targets]`` are searched.  With ``warm`` (register
-    mode, after :func:`grid_kth_lanes`), row ``s`` of ``nd`` holds the k smallest
+    Only the x-ranks ``targets[:n_targets]`` are searched.  Register mode runs after
+    :func:`grid_kth_lanes` and resumes from it: row ``s`` of ``nd`` holds the k smallest
     distances (ascending) over the cells the lane scan already scanned for target
     ``s``: columns ``cx - 1 .. cx + 1`` and rows ``y_lo .. y_hi`` (packed as
     ``y_lo << 32 | y_hi`` in ``ni[s, 0]``), a rectangle that holds the query's 3 x 3
@@ -352,23 +352,22 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
             dist[t] = np.inf
             idx[t] = n
         # register mode (k <= 8, distances only): r0 <= ... <= r7 hold the k smallest,
-        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  Warm, they start
-        # from the lane scan's k smallest over the cells it scanned, which are skipped.
-        resume = registers and warm
+        # the 8 - k lowest pinned at -inf, so r7 is the k-th distance.  They start from
+        # the lane scan's k smallest over the cells it scanned, which are skipped.
         top = np.inf
-        r0 = -np.inf if k < 8 else (nd[s, k - 8] if resume else top)
-        r1 = -np.inf if k < 7 else (nd[s, k - 7] if resume else top)
-        r2 = -np.inf if k < 6 else (nd[s, k - 6] if resume else top)
-        r3 = -np.inf if k < 5 else (nd[s, k - 5] if resume else top)
-        r4 = -np.inf if k < 4 else (nd[s, k - 4] if resume else top)
-        r5 = -np.inf if k < 3 else (nd[s, k - 3] if resume else top)
-        r6 = -np.inf if k < 2 else (nd[s, k - 2] if resume else top)
-        r7 = nd[s, k - 1] if resume else top
+        r0 = -np.inf if k < 8 else (nd[s, k - 8] if registers else top)
+        r1 = -np.inf if k < 7 else (nd[s, k - 7] if registers else top)
+        r2 = -np.inf if k < 6 else (nd[s, k - 6] if registers else top)
+        r3 = -np.inf if k < 5 else (nd[s, k - 5] if registers else top)
+        r4 = -np.inf if k < 4 else (nd[s, k - 4] if registers else top)
+        r5 = -np.inf if k < 3 else (nd[s, k - 3] if registers else top)
+        r6 = -np.inf if k < 2 else (nd[s, k - 2] if registers else top)
+        r7 = nd[s, k - 1] if registers else top
         kd = r7
-        # the rectangle already scanned (warm start); empty otherwise
+        # the rectangle the lane scan already scanned (register mode); empty otherwise
         skip_lo = -1
         skip_hi = -2
-        if resume:
+        if registers:
             packed = ni[s, 0]
             skip_lo = packed >> 32
             skip_hi = packed & 0xFFFFFFFF
@@ -380,7 +379,7 @@ def grid_knn_all(xs, ysx, order, y_rank, cell_start, members, coords, bounds, g,
         # candidate cells as runs of CSR offsets: first the 3 x 3 block around the
         # query's cell (its rows are contiguous), then one ring of cells at a time
         n_runs = 0
-        if not resume:
+        if not registers:
             for gx in range(max(cx - 1, 0), min(cx + 1, g - 1) + 1):
                 runs[n_runs, 0] = cell_start[gx * g + max(cy - 1, 0)]
                 runs[n_runs, 1] = cell_start[gx * g + min(cy + 1, g - 1) + 1]
@@ -726,7 +725,7 @@ def _kth_all(ws, k, metric, search, kth, lanes):
         # the scan leaves each pending point's registers in ws[7] and its rows in ws[8]
         n_pending = scan(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
-                     np.bool_(True), kth, pending, n_pending, np.bool_(True))
+                     np.bool_(True), kth, pending, n_pending)
     return lanes_then_ring
 
 
@@ -777,6 +776,6 @@ def knn_all(ws, metric, search):
         for p in range(n):
             targets[p] = p
         grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     np.bool_(False), ws[16], targets, n, np.bool_(False))
+                     np.bool_(False), ws[16], targets, n)
     else:
         sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])

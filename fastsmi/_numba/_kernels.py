@@ -176,7 +176,6 @@ def kl_slice(x, y, k, coef, whiten, search, lanes, ws, wbuf):
     see :func:`~fastsmi._numba._joint.joint_log_means` (``LANES_ALL`` when any
     ``coef[2, j < k - 1]`` is non-zero, else the k-th distance alone is sought).
     """
-    n = x.shape[0]
     extra = 0.0
     a = x
     b = y

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -162,7 +161,9 @@ def _processes(args: argparse.Namespace) -> Optional[int]:
         return args.processes
     if args.dask or args.scheduler or args.quick or args.n_jobs is not None:
         return None  # an explicit --n-jobs means threads per cell, cells in sequence
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from .._threads import usable_cores
+
+    cores = usable_cores()
     return cores if cores > 1 else None
 
 

@@ -713,10 +713,10 @@ def _warm_up(plan, settings: dict[str, Any], processes: int) -> None:
     for group, group_variants in plan:
         dims.setdefault((group.model, group.d), group)
         variants.extend(v for v in group_variants if v not in variants)
+    jobs = [(group, dict(settings, n_samples=min(settings["n_samples"], max(64, 4 * group.d)), n_projections=16))
+            for group in dims.values()]
     tasks = []
     for estimator, sliced in variants:
-        jobs = [(group, dict(settings, n_samples=min(settings["n_samples"], max(64, 4 * group.d)), n_projections=16))
-                for group in dims.values()]
         kind = "full" if not sliced else ("sliced_ksg" if estimator.startswith("ksg") else "sliced_kl")
         tasks.append((_WARM_WEIGHTS[kind], warm_variant, (jobs, (estimator, sliced))))
     warm_up(tasks, processes=processes, head_start=_WARM_HEAD_START)
@@ -735,12 +735,13 @@ def _warm_up_processes(settings: dict[str, Any], client: Any, warm: Optional[boo
     they then load the kernels instead of compiling them side by side, which Numba's cache
     does not make safe (two processes saving entries of one function at once).
     """
+    from .._threads import usable_cores
     from .._warmup import numba_cache_enabled
 
     remote = client is not None and not _local_cluster(client)
     if warm is False or remote or settings["backend"] == "cython" or not numba_cache_enabled():
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     return cores if cores > 1 or warm else 0
 
 
