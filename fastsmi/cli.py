@@ -214,7 +214,7 @@ def _load(path: str, *, specs: Sequence[Optional[str]], flags: Sequence[str], ke
         raise UsageError(f"unsupported file type {ext or 'without extension'!r} for {what}; "
                          "use .npy, .npz, .csv, .tsv or .txt")
     if not os.path.exists(path):
-        raise UsageError(f"no such file: {path!r}")
+        raise UsageError(f"no such file: {path!r}; check the path")
     if isinstance(skip_header, bool) or not isinstance(skip_header, int) or skip_header < 0:
         raise UsageError(f"--skip-header must be a non-negative integer, got {skip_header!r}")
     try:
