@@ -94,3 +94,17 @@ def test_foreign_header_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ValueError, match=r"has columns \['a', 'b', 'c'\].*use a new output directory, or "
                                          r"--overwrite \(overwrite=True\) to discard it"):
         _resume(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04cut"])
+def test_damaged_mnist_checkpoint_is_reported_with_the_fix(tmp_path, content):
+    pytest.importorskip("torch")
+    from fastsmi.mnist.run import ExperimentConfig, run_experiment
+
+    (tmp_path / "checkpoint.pt").write_bytes(content)
+    cfg = ExperimentConfig(out=str(tmp_path), dataset="digits", n_train=64, n_test=48, epochs=1,
+                           measure_epochs=(1,), n_projections=8, aemi=False, channels=(2, 2, 2), hidden=4,
+                           figures=False, progress=False)
+    with pytest.raises(ValueError, match=r"checkpoint\.pt cannot be read \(.*\); it is damaged or not a fastsmi "
+                                         r"checkpoint: use resume=False \(--no-resume\) to start afresh"):
+        run_experiment(cfg)
