@@ -243,3 +243,15 @@ def test_interrupts_and_system_errors_map_to_their_status(files, monkeypatch, ca
     assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy")]) == status
     err = capsys.readouterr().err
     assert re.fullmatch(message + "\n", err), err
+
+
+def test_synthetic_interrupt_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    from fastsmi.experiments import synthetic
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "run_experiment", interrupted)
+    assert cli.main(["synthetic", "fig1", "--quick", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == ("fastsmi synthetic: error: interrupted; the finished cells are saved: run the "
+                                       "same command again to resume\n")
