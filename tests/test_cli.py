@@ -255,3 +255,12 @@ def test_synthetic_interrupt_says_how_to_resume(tmp_path, monkeypatch, capsys):
     assert cli.main(["synthetic", "fig1", "--quick", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == ("fastsmi synthetic: error: interrupted; the finished cells are saved: run the "
                                        "same command again to resume\n")
+
+
+def test_mnist_missing_data_is_one_line_with_the_fix(tmp_path):
+    pytest.importorskip("torch")
+    proc = run_cli(["mnist", "--quick", "--dataset", "mnist", "--data-path", str(tmp_path / "none"), "--out",
+                    str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert re.fullmatch(r"fastsmi mnist: error: \S+none does not exist\. MNIST was not found\. .*pass the path of a "
+                        r"folder with the standard idx files.*use dataset='digits'.*\n", proc.stderr), proc.stderr
