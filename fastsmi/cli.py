@@ -271,7 +271,7 @@ def load_array(path: str, *, key: Optional[str] = None, columns: Optional[str] =
     >>> load_array(path, columns="0", skip_header=1)
     Traceback (most recent call last):
     ...
-    fastsmi.cli.UsageError: file '...d.csv', line 2, column 0 is not a number ('x'); select only numeric columns with --x-cols/--y-cols, or fix the file
+    fastsmi.cli.UsageError: file '...d.csv', line 2, column 0 is not a number ('x'); select only numeric ...
     """
     return _load(path, specs=[columns], flags=["columns"], key=key, delimiter=delimiter, skip_header=skip_header)[0]
 

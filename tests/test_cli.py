@@ -143,7 +143,8 @@ USAGE = [  # argparse's own usage errors: usage text, then one error line
      r"fastsmi estimate: error: argument -m/--n-projections: invalid int value: 'abc'"),
     (IN, "unknown estimator", ["estimate", "x.npy", "y.npy", "--estimator", "knn"],
      r"argument --estimator: invalid choice: 'knn' \(choose from '?ksg'?, '?ksg2'?, '?kl'?, '?wkl'?, '?seed'?\)"),
-    (IN, "unknown option", ["estimate", "x.npy", "y.npy", "--bogus"], r"fastsmi: error: unrecognized arguments: --bogus"),
+    (IN, "unknown option", ["estimate", "x.npy", "y.npy", "--bogus"],
+     r"fastsmi: error: unrecognized arguments: --bogus"),
     (SUB, "no command", [], r"usage: fastsmi \[-h\] \[--version\] COMMAND"),
 ]
 
