@@ -4,6 +4,7 @@ uninterrupted run's."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,25 @@ def test_damaged_mnist_checkpoint_is_reported_with_the_fix(tmp_path, content):
     with pytest.raises(ValueError, match=r"checkpoint\.pt cannot be read \(.*\); it is damaged or not a fastsmi "
                                          r"checkpoint: use resume=False \(--no-resume\) to start afresh"):
         run_experiment(cfg)
+
+
+def test_cli_rerun_after_a_cut_row_equals_a_clean_run(tmp_path, capsys):
+    """Through ``fastsmi synthetic``: the rerun exits 0, says what it dropped in one line, and ends
+    with the uninterrupted run's table."""
+    from fastsmi.cli import main
+
+    args = ["synthetic", "fig1", "--dims", "1,2", "--mi-values", "0,1", "-n", "200", "-m", "8", "--estimators",
+            "ksg", "--no-plots", "--no-progress", "--processes", "1"]
+    assert main([*args, "--out", str(tmp_path / "clean")]) == 0
+    part = tmp_path / "part"
+    assert main([*args, "--out", str(part), "--max-cells", "3"]) == 0
+    results = part / "results.csv"
+    *done, last = results.read_text().splitlines(keepends=True)
+    results.write_text("".join(done) + last[: last.index(",", 40) - 3] + "\n")  # cut in its numbers, then a newline
+    capsys.readouterr()
+    assert main([*args, "--out", str(part)]) == 0
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"fastsmi synthetic: warning: \S+results\.csv: 1 damaged row\(s\) \(line 4: a cut or corrupted "
+                        r"write\) were dropped; their cells are computed again \(kept in results\.csv\.damaged\)\n",
+                        err), err
+    assert _table(results) == _table(tmp_path / "clean" / "results.csv")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 __all__ = ["add_parser", "main", "run_from_args", "config_from_args"]
@@ -218,10 +219,16 @@ def run_from_args(args: argparse.Namespace) -> int:
             raise _OptionError("use only one of --dask, --scheduler and --processes")
         config = config_from_args(args)
         out = Path(args.out) if args.out else Path("fastsmi-out") / args.figure
-        with _client(args) as client:
-            result = run_experiment(config, out, client=client, max_cells=args.max_cells, processes=_processes(args),
-                                    progress=args.progress,
-                                    plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
+        with _client(args) as client, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = run_experiment(config, out, client=client, max_cells=args.max_cells,
+                                        processes=_processes(args), progress=args.progress,
+                                        plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
+            finally:  # the run's warnings (damaged rows dropped, failed cells) as one line each
+                for warning in caught:
+                    text = " ".join(str(warning.message).split())
+                    print(f"fastsmi synthetic: warning: {text}", file=sys.stderr)
     except (TypeError, ValueError) as exc:
         _fail(exc)
         return 2
