@@ -449,7 +449,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = getattr(args, "command", None)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, TypeError) as exc:
+    except (UsageError, ValueError, TypeError, ImportError) as exc:  # ImportError: a backend or extra is missing
         _error(command, exc)
         return 2
     except MemoryError:

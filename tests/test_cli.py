@@ -21,6 +21,7 @@ import pytest
 
 import fastsmi
 from fastsmi import cli
+from fastsmi._backends import BackendUnavailableError
 
 ROOT = Path(fastsmi.__file__).resolve().parents[1]
 
@@ -233,6 +234,10 @@ def test_json_maps_every_non_finite_value_to_null():
 
 @pytest.mark.parametrize("raised,status,message", [
     (KeyboardInterrupt(), 130, r"fastsmi estimate: error: interrupted"),
+    (BackendUnavailableError("the Numba backend is unavailable (no numba); install numba (pip install numba) or "
+                             "use backend='cython'."), 2,
+     r"fastsmi estimate: error: the Numba backend is unavailable \(no numba\); install numba \(pip install numba\) "
+     r"or use backend='cython'\."),
     (MemoryError(), 1, r"fastsmi estimate: error: out of memory; use fewer samples or projections \(-m\)"),
     (PermissionError(13, "Permission denied", "/out/x"), 1, r"fastsmi estimate: error: Permission denied \(/out/x\)"),
 ])
