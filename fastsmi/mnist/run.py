@@ -321,7 +321,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     fastsmi.mnist.data.MNISTNotFoundError
         If ``dataset="mnist"`` and no copy of MNIST is found.
     ValueError
-        If ``config.out`` holds a checkpoint of a run with other settings.
+        If ``config.out`` holds a checkpoint of a run with other settings, or a damaged one.
 
     Examples
     --------
@@ -372,9 +372,19 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     measured: set[int] = set()
 
     if config.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt.get("version") != _CHECKPOINT_VERSION:
-            raise ValueError(f"{ckpt_path} has an unknown checkpoint version {ckpt.get('version')!r}")
+        try:
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # cut, corrupted or foreign: torch raises several types
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            raise ValueError(
+                f"{ckpt_path} cannot be read ({type(exc).__name__}: {detail}); "
+                "it is damaged or not a fastsmi checkpoint: use resume=False (--no-resume) to start afresh, "
+                "or another output folder"
+            ) from None
+        if not isinstance(ckpt, dict) or ckpt.get("version") != _CHECKPOINT_VERSION:
+            version = ckpt.get("version") if isinstance(ckpt, dict) else None
+            raise ValueError(f"{ckpt_path} has an unknown checkpoint version {version!r}; use resume=False "
+                             "(--no-resume) to start afresh, or another output folder")
         _check_compatible(ckpt["config"], config)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
