@@ -35,6 +35,7 @@ from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
 from ._threads import run_chunks
+from ._validation import tie_counts
 
 try:
     from ._cython._kdtree import KDTree
@@ -167,11 +168,23 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)
     else:
         n_x, n_y = _ksg_counts_tree(X, Y, k, variant, workers)
+    g = tie_counts(np.hstack([X, Y]))
+    atom = g > k  # the k-th joint neighbour is a copy of the point: its distance is 0
     if variant == 1:
-        avg = np.mean(digamma(n_x + 1.0) + digamma(n_y + 1.0))
-        return float(digamma(k) + digamma(n) - avg)
-    avg = np.mean(digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64)))
-    return float(digamma(k) - 1.0 / k + digamma(n) - avg)
+        terms = digamma(n_x + 1.0) + digamma(n_y + 1.0)
+        const = digamma(k) + digamma(n)
+    else:
+        terms = digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64))
+        const = digamma(k) - 1.0 / k + digamma(n)
+    if not atom.any():
+        return float(const - np.mean(terms))
+    # Gao, Kannan, Oh & Viswanath (2017): at an atom, k becomes the number of copies and the marginal
+    # counts are the copies in each marginal, which turns KSG into the plug-in estimator on atoms
+    local = const - terms
+    local[atom] = (digamma(g[atom] - 1.0) + digamma(n)
+                   - digamma(tie_counts(X)[atom].astype(np.float64))
+                   - digamma(tie_counts(Y)[atom].astype(np.float64)))
+    return float(np.mean(local))
 
 
 #: KSG searches in a joint space of this many dimensions (``dx + dy``) or more run by
@@ -592,4 +605,10 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1) -> float:
     m = _tree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
     avg_class = np.mean(digamma(counts[inverse].astype(np.float64)))
     avg_m = np.mean(digamma(m.astype(np.float64)))
-    return float(digamma(n) - avg_class + digamma(k) - avg_m)
+    g = tie_counts(np.hstack([X, inverse[:, None].astype(np.float64)]))
+    atom = g > k  # the k-th same-class neighbour is a copy: radius 0
+    if not atom.any():
+        return float(digamma(n) - avg_class + digamma(k) - avg_m)
+    # at an atom the number of same-class copies replaces k (Gao, Kannan, Oh & Viswanath 2017)
+    kk = np.where(atom, g - 1.0, float(k))
+    return float(digamma(n) - avg_class + np.mean(digamma(kk)) - avg_m)

@@ -266,6 +266,13 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
         counts = None
         discrete = None
     V.check_not_constant(X, "X")
+    # SMI is invariant to c * X + b: centre the columns and scale by a power of two (exact), so that
+    # neither offsets nor extreme scales reach the projections' rounding tolerance or their squares
+    raw = (X, Ymat)
+    X = V.centre_and_scale(X)[0]
+    if Ymat is not None:
+        Ymat = V.centre_and_scale(Ymat)[0]
+    V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
 
