@@ -163,6 +163,17 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
     X = _unit_variance(X)
     Y = _unit_variance(Y)
+    if variant == 2:
+        for A, name in ((X, "X"), (Y, "Y")):
+            big = int(np.count_nonzero(tie_counts(A) > k))
+            if big:
+                # KSG-2 counts inside the marginal extents of the k neighbours; at an atom of more than k copies
+                # the extent is 0 and its rectangle correction (-1/k) no longer holds
+                raise ValueError(
+                    f"{big} of the {n} samples of {name} have more than k={k} exact copies (an atom); KSG "
+                    "algorithm 2 is biased there in full dimension. Use estimator='ksg' (algorithm 1, the "
+                    "mixed estimator of Gao et al. 2017), or the 1-D path, which breaks ties by a jitter."
+                )
     dense = _dense_kernels() if X.shape[1] + Y.shape[1] >= KSG_DENSE_MIN_DIM else None
     if dense is not None:
         n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)

@@ -186,7 +186,7 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     V.check_not_constant(raw, "x", columns="raise")
     # H(2**e A + b) = H(A) + d e log 2: estimate on centred data of unit magnitude, add the exact shift
     A, e = V.centre_and_scale(raw)
-    V.check_ties(A, None, None, k, estimator, raw=(raw, None))
+    V.check_ties(A, None, None, k, estimator, raw=(raw, None), names=("x", None))
     shift = d * float(e[0]) * math.log(2.0)
     from ._plan import entropy_offsets, entropy_weights
 

@@ -90,9 +90,11 @@ def check_not_constant(A: np.ndarray, name: str, *, columns: str = "warn") -> np
     """
     const = A.max(axis=0) == A.min(axis=0)
     if const.all():
+        others = " and so is every other column" if A.shape[1] > 1 else ""
         raise ValueError(
-            f"{name} is constant (every sample has the same value); its mutual information with anything is 0 "
-            "and cannot be estimated from neighbour distances: check the data." + _resolution_note(A, name)
+            f"column 0 of {name} is constant{others}, so {name} is constant (every sample has the same value); "
+            "its mutual information with anything is 0 and cannot be estimated from neighbour distances: "
+            "check the data." + _resolution_note(A, name)
         )
     if const.any():
         idx = np.flatnonzero(const)
@@ -157,7 +159,7 @@ SMALL_ATOM_TOLERANCE = 0.01
 
 
 def check_ties(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarray], k: int, estimator: str,
-               raw: tuple = (None, None)) -> None:
+               raw: tuple = (None, None), names: tuple = ("X", "Y")) -> None:
     """Apply the tie policy; ``X``, ``Y`` are the centred data, ``codes`` the labels, ``raw`` for messages.
 
     * ``"kl"``, ``"wkl"``, ``"seed"``: their entropies need a density, and an
@@ -172,17 +174,19 @@ def check_ties(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarra
       groups is refused.
     """
     if estimator in KL_ESTIMATORS:
-        for A, name, r in ((X, "X", raw[0]), (Y, "Y", raw[1])):
+        fix = ("Use estimator='ksg', which handles discrete-continuous mixtures, or de-duplicate the data."
+               if names[1] is not None else "An atom has entropy -inf: de-duplicate the data or add noise.")
+        for A, name, r in ((X, names[0], raw[0]), (Y, names[1], raw[1])):
             if A is None:
                 continue
             g = tie_counts(A)
             tied = int(np.count_nonzero(g > 1))
             if tied:
                 raise ValueError(
-                    f"{tied} of the {A.shape[0]} samples of {name} ({tied / A.shape[0]:.3g}) equal another sample; "
+                    f"{name} has duplicated values: {tied} of its {A.shape[0]} samples ({tied / A.shape[0]:.3g}) "
+                    "equal another sample; "
                     f"the {estimator!r} estimator needs a density and an atom (tied samples: duplicated rows, ReLU "
-                    "zeros, discrete values) makes its log-distances diverge. Use estimator='ksg', which handles "
-                    "discrete-continuous mixtures, or de-duplicate the data."
+                    f"zeros, discrete values) makes its log-distances diverge. {fix}"
                     + ("" if r is None else _resolution_note(r, name))
                 )
         return

@@ -24,7 +24,7 @@ CASES = [
     (dict(k=50), ValueError, r"need more samples than neighbours: n=50 but k=50"),
     (dict(k=0), ValueError, r"k must be at least 1"),
     (dict(k=2.5), TypeError, r"k must be a positive integer"),
-    (dict(X=np.column_stack([X, np.ones(50)])), ValueError, r"column 3 of X is constant"),
+    (dict(X=np.ones((50, 3))), ValueError, r"column 0 of X is constant and so is every other column"),
     (dict(Y=np.full((50, 2), 3.0)), ValueError, r"column 0 of Y is constant"),
     (dict(X=np.array([["a", "b"]] * 50)), TypeError, r"X must hold numbers, got dtype <U1"),
     (dict(X=np.empty((50, 2), dtype=object)), TypeError, r"X must hold numbers"),
