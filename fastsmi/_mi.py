@@ -100,7 +100,7 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
 
 def _prepare_full(A: np.ndarray, name: str) -> np.ndarray:
     """The non-constant columns of ``A``, centred and scaled by powers of two."""
-    const = V.check_not_constant(A, name)
+    const = V.check_not_constant(A, name, stacklevel=4)
     B, _ = V.centre_and_scale(A, per_column=True)
     return np.ascontiguousarray(B[:, ~const]) if const.any() else B
 

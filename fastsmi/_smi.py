@@ -269,9 +269,11 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     # SMI is invariant to c * X + b: centre the columns and scale by a power of two (exact), so that
     # neither offsets nor extreme scales reach the projections' rounding tolerance or their squares
     raw = (X, Ymat)
-    X = V.centre_and_scale(X)[0]
+    X, e_x = V.centre_and_scale(X)
+    tols = np.array([V.rounding_tolerance(X, raw[0], e_x), 0.0])
     if Ymat is not None:
-        Ymat = V.centre_and_scale(Ymat)[0]
+        Ymat, e_y = V.centre_and_scale(Ymat)
+        tols[1] = V.rounding_tolerance(Ymat, raw[1], e_y)
     V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
@@ -280,7 +282,7 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     if slice_dim > 1:
         return _smi_k(X, Ymat, (codes, counts) if y_discrete else None, n_projections=n_projections,
                       estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
-                      progress=progress, slice_dim=slice_dim, client=client, t0=t0)
+                      progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols)
     if directions_x is not None:
         m = V.check_positive_int(len(np.asarray(directions_x)), "n_projections")
     else:
@@ -303,7 +305,6 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     starts = list(range(0, m, width))
     per_slice = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
-    tols = np.array([V.rounding_tolerance(X), 0.0 if Ymat is None else V.rounding_tolerance(Ymat)])
     common = dict(plan=plan, discrete=discrete, width=width, backend=backend_mod.NAME, search=search, n_jobs=n_jobs,
                   tols=tols)
 
@@ -362,7 +363,7 @@ def _finish(per_slice: np.ndarray, status: np.ndarray, m: int, estimator: str, k
 
 def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *, n_projections: int, estimator: str,
            k: int, seed: SeedLike, n_jobs: Optional[int], return_slices: bool, progress: Optional[bool],
-           slice_dim: int, client: Any, t0: float) -> SMIResult:
+           slice_dim: int, client: Any, t0: float, tols: Optional[np.ndarray] = None) -> SMIResult:
     """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree."""
     from ._ksmi import frames, jitter_matrix, ksmi_slices
 
@@ -390,7 +391,7 @@ def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *,
     bar = _progress(m, progress)
     try:
         per_slice, status = ksmi_slices(X, Y, codes, frames_x, frames_y, jitter_x, jitter_y, estimator, k,
-                                        n_jobs, bar)
+                                        n_jobs, bar, tols=tols)
     finally:
         if bar is not None:
             bar.close()

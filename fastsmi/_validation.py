@@ -80,7 +80,7 @@ def _resolution_note(A: np.ndarray, name: str) -> str:
     )
 
 
-def check_not_constant(A: np.ndarray, name: str, *, columns: str = "warn") -> np.ndarray:
+def check_not_constant(A: np.ndarray, name: str, *, columns: str = "warn", stacklevel: int = 3) -> np.ndarray:
     """Refuse a constant variable; return the mask of its constant columns.
 
     A variable with a single value carries no information.  A constant column
@@ -98,17 +98,20 @@ def check_not_constant(A: np.ndarray, name: str, *, columns: str = "warn") -> np
         )
     if const.any():
         idx = np.flatnonzero(const)
-        which = f"column {idx[0]}" if idx.size == 1 else f"{idx.size} columns (first: {idx[0]})"
+        if idx.size == 1:
+            which = f"column {idx[0]} of {name} is"
+        else:
+            which = f"{idx.size} columns of {name} (first: {idx[0]}) are"
         if columns == "raise":
             raise ValueError(
-                f"{which} of {name} is constant, so {name} has no density and its entropy is -inf; "
+                f"{which} constant, so {name} has no density and its entropy is -inf; "
                 f"drop constant columns (e.g. {name}[:, {name}.std(axis=0) > 0]) first."
             )
         warnings.warn(
-            f"{which} of {name} is constant; a constant coordinate carries no information and is ignored "
+            f"{which} constant; a constant coordinate carries no information and is ignored "
             "(it shifts every projection by a constant).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return const
 
@@ -283,11 +286,18 @@ def check_n_jobs(n_jobs: Any) -> None:
         raise ValueError(f"n_jobs must be a positive integer, -1 or None (all cores), got {n_jobs!r}.")
 
 
-def rounding_tolerance(A: np.ndarray) -> float:
+def rounding_tolerance(A: np.ndarray, raw: Optional[np.ndarray] = None, exponent: Any = 0) -> float:
     """Largest range a projection of ``A`` on a unit direction can have from rounding alone.
 
     A dot product of d terms has error at most about ``d * eps * max|A|``; a
     projection whose range is below 1e-12 * d * max|A| is constant.  ``A`` is
     the centred data (:func:`centre_and_scale`): an offset must not count.
+    With ``raw`` (the data as given, ``A = raw * 2**-exponent`` up to the centre)
+    the rounding of the data themselves counts too: column j is only known to
+    ``spacing(max|raw_j|)``, which is large when a big offset was added.
     """
-    return 1e-12 * A.shape[1] * float(np.abs(A).max())
+    tol = 1e-12 * A.shape[1] * float(np.abs(A).max())
+    if raw is not None:
+        stored = np.spacing(np.abs(raw).max(axis=0)) * np.ldexp(1.0, -np.asarray(exponent, dtype=np.int64))
+        tol += float(stored.sum())
+    return tol

@@ -239,3 +239,62 @@ def test_backend_parity(seed, p, ties, estimator, labels):
         assert res[0] == res[1]
     else:
         np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# the reported cases, and constant columns
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_extreme_scales_and_offsets(backend):
+    """|X| ~ 1e155 gave 1e-13 (squares overflowed), 1e-200 garbage per backend, X + 1e13 'constant'."""
+    X, Y = gaussian(0, n=400)
+    base = slices(X, Y, backend)
+    for scaled in (X * 1e155, X * 1e-200, X * 1e300, X * 1e-300):
+        np.testing.assert_allclose(slices(scaled, Y, backend), base, rtol=1e-9)
+    # 1e13 + X rounds X to 2e-3: the result moves by that rounding, not by an error
+    shifted = slices(X + 1e13, Y, backend)
+    np.testing.assert_allclose(shifted, slices((X + 1e13) - 1e13, Y, backend), rtol=1e-12)
+    assert np.max(np.abs(shifted - base)) < 0.02
+    assert math.isclose(fastsmi.mi(X * 1e155, Y), fastsmi.mi(X, Y), rel_tol=1e-9)
+    assert math.isclose(fastsmi.entropy(X * 1e155), fastsmi.entropy(X) + 3 * math.log(1e155), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_constant_columns_are_accepted(backend):
+    """load_digits has pixels that are always 0: one warning, the same slices as without those columns."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    const = X.std(axis=0) == 0
+    assert const.sum() == 3
+    T = np.random.default_rng(0).standard_normal((8, 64))
+    with pytest.warns(UserWarning, match=r"3 columns of X \(first: 0\) are constant") as record:
+        full = fastsmi.smi(X, y, y_discrete=True, directions_x=T, backend=backend)
+    assert len(record) == 1
+    reduced = fastsmi.smi(X[:, ~const], y, y_discrete=True, directions_x=T[:, ~const], backend=backend)
+    np.testing.assert_allclose(full.per_slice, reduced.per_slice, rtol=1e-9)
+    assert 0.1 < full.value < np.log(10)
+    with pytest.warns(UserWarning, match="constant"):
+        assert fastsmi.mi(X, y, y_discrete=True) == fastsmi.mi(X[:, ~const], y, y_discrete=True)
+    with pytest.warns(UserWarning, match="constant"):
+        res = fastsmi.smi(X, y, y_discrete=True, slice_dim=2, n_projections=4, seed=0)
+    assert 0.1 < res.value < np.log(10)
+
+
+def test_constant_column_full_dimensional_kl():
+    """A constant column must not enter the KL entropies' dimension: same MI as without it."""
+    X, Y = gaussian(3, n=400)
+    Xc = np.c_[X, np.full(400, 7.0)]
+    with pytest.warns(UserWarning, match="column 3 of X is constant"):
+        assert fastsmi.mi(Xc, Y, estimator="kl") == fastsmi.mi(X, Y, estimator="kl")
+    with pytest.raises(ValueError, match="column 3 of x is constant, so x has no density"):
+        fastsmi.entropy(Xc)
+
+
+def test_constant_variable_and_projection_still_refused():
+    X, Y = gaussian(4, n=100)
+    with pytest.raises(ValueError, match="so X is constant"):
+        fastsmi.smi(np.ones((100, 3)), Y, n_projections=4)
+    with pytest.raises(ValueError, match="so Y is constant"):
+        fastsmi.mi(X, np.full((100, 2), 1e13))
+    with pytest.raises(ValueError, match="projection of X on direction 0 is constant"):
+        fastsmi.smi(np.c_[X[:, 0], X[:, 0] + 1e13], Y, directions_x=[[1.0, -1.0]], directions_y=[[1.0, 0.0]])
