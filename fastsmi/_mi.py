@@ -55,6 +55,25 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     float
         The estimate in nats.
 
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`smi`; the tie policy is the same.
+
+    Notes
+    -----
+    Each column is centred on its lower median and scaled by its own power of
+    two (MI is invariant to per-column affine maps; both steps are exact), and
+    constant columns are dropped with one warning (they change no MI).  Ties
+    follow the policy of :func:`smi`: the KL-type estimators refuse tied
+    samples; KSG handles atoms.  In full dimension, where no jitter is added,
+    a point whose k-th neighbour is an exact copy uses the counts of Gao,
+    Kannan, Oh & Viswanath (2017): the number of copies replaces k and the
+    marginal counts are the copies in each marginal (for labels, the copies in
+    the class replace k in Ross's estimator), which gives the plug-in estimate
+    on atoms; ``"ksg2"`` refuses atoms of more than k copies there, where its
+    rectangle correction fails.  See ``docs/ties_and_scale.md``.
+
     Examples
     --------
     >>> import numpy as np
@@ -111,7 +130,7 @@ def _mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: b
 
     if y_discrete:
         if estimator == "ksg":
-            return _fulldim.ross_mi(X, Y, k=k, workers=workers)
+            return _fulldim.ross_mi(X, Y, k=k, workers=workers, atoms=True)
         # H(X) - sum_c p_c H(X | c)
         w = entropy_weights(estimator, k, X.shape[1])
         opts = dict(weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed", workers=workers)
@@ -122,7 +141,7 @@ def _mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: b
             total -= sub.shape[0] / X.shape[0] * _fulldim.kl_entropy(sub, **opts)
         return float(total)
     if estimator in ("ksg", "ksg2"):
-        return _fulldim.ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers)
+        return _fulldim.ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers, atoms=True)
     dx, dy = X.shape[1], Y.shape[1]
     return _fulldim.kl_mi(
         X, Y,
@@ -163,8 +182,14 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     Raises
     ------
     ValueError
-        For duplicated samples (a zero neighbour distance has log -inf): add
-        noise or deduplicate first.
+        For duplicated samples or a constant column (an atom: the entropy is
+        -inf): add noise or deduplicate first.
+
+    Notes
+    -----
+    The data are centred and multiplied by ``2**-e`` (exact) before the
+    search, and ``d e log 2`` is added back: ``entropy(2**p x + b)`` is
+    ``entropy(x) + d p log 2`` to rounding over the whole float64 range.
 
     Examples
     --------

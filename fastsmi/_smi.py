@@ -217,16 +217,33 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     Raises
     ------
     ValueError, TypeError
-        For NaN/inf, mismatched lengths, ``n <= k``, constant columns or
-        projections, bad labels, non-numeric or 3-D input, unknown options.
+        For NaN/inf, mismatched lengths, ``n <= k``, a constant X or Y, constant
+        projections, ties the estimator cannot handle (see Notes), bad labels, non-numeric or 3-D input, unknown options.
 
     Notes
     -----
-    Each projected variable is standardised (mean 0, variance 1) before the
-    neighbour search, as scikit-learn does for KSG, and a deterministic
-    jitter, uniform on ``[-1e-10, 1e-10]`` standard deviations and drawn from
-    the seed, is added to every sample so that exact ties (duplicated rows,
-    ReLU zeros) give finite results.  Per slice, each sample is sorted once;
+    Scale and offset: X and Y are first centred column by column on one of
+    their own values (the lower median) and multiplied by a power of two, both
+    exact in float64, so ``smi(c X + b, Y)`` equals ``smi(X, Y)`` bit for bit
+    for ``c = 2**p`` (and to rounding for other ``c``) over the whole float64
+    range.  Constant columns are accepted with one warning; a constant
+    variable or a constant projection is an error.  Each projected variable
+    is then standardised (mean 0, variance 1) before the neighbour search, as
+    scikit-learn does for KSG, and a deterministic jitter, uniform on
+    ``[-1e-10, 1e-10]`` standard deviations and drawn from the seed, is added
+    to every sample to break exact ties.
+
+    Ties: ``"kl"``, ``"wkl"`` and ``"seed"`` need a density, and an atom (a
+    sample of X or Y equal to another: duplicated rows, ReLU zeros, discrete
+    values) makes their log-distances diverge, so any tied sample raises a
+    ValueError naming the tied fraction.  ``"ksg"`` and ``"ksg2"`` with the
+    jitter behave as the mixed estimator of Gao, Kannan, Oh & Viswanath
+    (2017) and are consistent on discrete-continuous mixtures; they refuse
+    data where more than 1% of the samples repeat an (x, y) pair at most
+    ``2k`` times (duplicated records), which biases them.  See
+    ``docs/ties_and_scale.md``.
+
+    Per slice, each sample is sorted once;
     marginal neighbour counts come from binary searches in the sorted order,
     and the joint neighbours from an exact grid search, O(n log n) per slice.
 
