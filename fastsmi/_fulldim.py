@@ -186,7 +186,7 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)
     else:
         n_x, n_y = _ksg_counts_tree(X, Y, k, variant, workers)
-    g = tie_counts(np.hstack([X, Y])) if atoms else np.ones(n)
+    g = tie_counts(X, Y) if atoms else np.ones(n)
     atom = g > k  # the k-th joint neighbour is a copy of the point: its distance is 0
     if variant == 1:
         terms = digamma(n_x + 1.0) + digamma(n_y + 1.0)
@@ -626,7 +626,7 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
     m = _tree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
     avg_class = np.mean(digamma(counts[inverse].astype(np.float64)))
     avg_m = np.mean(digamma(m.astype(np.float64)))
-    g = tie_counts(np.hstack([X, inverse[:, None].astype(np.float64)])) if atoms else np.ones(n)
+    g = tie_counts(X, inverse[:, None]) if atoms else np.ones(n)
     atom = g > k  # the k-th same-class neighbour is a copy: radius 0
     if not atom.any():
         return float(digamma(n) - avg_class + digamma(k) - avg_m)

@@ -149,12 +149,27 @@ def centre_and_scale(A: np.ndarray, *, per_column: bool = False) -> tuple[np.nda
 KL_ESTIMATORS = ("kl", "wkl", "seed")
 
 
-def tie_counts(A: np.ndarray) -> np.ndarray:
-    """For every row of ``A``, the number of rows (itself included) equal to it, compared as bytes."""
-    A = np.ascontiguousarray(A + 0.0)  # -0.0 -> +0.0
+def row_ids(A: np.ndarray) -> np.ndarray:
+    """An integer per row of ``A``, equal for equal rows (compared as bytes; ``-0.0`` counts as ``0.0``)."""
+    if np.any((A == 0) & np.signbit(A)):
+        A = A + 0.0  # -0.0 -> +0.0; a copy only when a negative zero is present
+    A = np.ascontiguousarray(A)
     rows = A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1])))[:, 0]
-    _, inverse, counts = np.unique(rows, return_inverse=True, return_counts=True)
-    return counts[inverse.ravel()]
+    return np.unique(rows, return_inverse=True)[1].ravel()
+
+
+def tie_counts(A: np.ndarray, B: Optional[np.ndarray] = None) -> np.ndarray:
+    """For every row, the number of rows (itself included) equal to it: rows of ``A``, or of ``[A, B]``.
+
+    The joint rows are compared through the ids of each side, so ``[A, B]`` is never built.
+    """
+    ids = row_ids(A)
+    if B is not None:
+        other = row_ids(B)
+        pair = ids.astype(np.int64) * (int(other.max()) + 1) + other
+        ids = np.unique(pair, return_inverse=True)[1].ravel()
+    counts = np.bincount(ids)
+    return counts[ids]
 
 
 #: Largest fraction of samples allowed in small repeated (x, y) groups for KSG (see :func:`check_ties`).
@@ -193,8 +208,7 @@ def check_ties(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarra
                     + ("" if r is None else _resolution_note(r, name))
                 )
         return
-    other = Y if Y is not None else codes.astype(np.float64)[:, None]
-    g = tie_counts(np.hstack([X, other]))
+    g = tie_counts(X, Y if Y is not None else codes[:, None])
     small = int(np.count_nonzero((g > 1) & (g <= 2 * k)))
     if small > SMALL_ATOM_TOLERANCE * X.shape[0]:
         raise ValueError(

@@ -240,3 +240,17 @@ def test_ties_from_a_large_offset_are_explained():
         fastsmi.mi(x, y, estimator="kl")
     with pytest.raises(ValueError, match=r"so X is constant.*subtract the offset"):
         fastsmi.mi(np.full(500, 1e15) + 1e-3 * rng.standard_normal(500), y)
+
+
+def test_tie_counts_against_numpy_unique():
+    """The joint tie counts (from the ids of each side) equal those of np.unique on the stacked rows."""
+    from fastsmi._validation import tie_counts
+
+    rng = np.random.default_rng(0)
+    A = rng.integers(0, 3, (500, 2)).astype(float)
+    B = rng.integers(0, 4, (500, 1))
+    for parts in ((A,), (A, B), (A, A[:, :1])):
+        stacked = np.hstack([p.astype(float) for p in parts])
+        _, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        np.testing.assert_array_equal(tie_counts(*parts), counts[inverse.ravel()])
+    np.testing.assert_array_equal(tie_counts(np.array([[0.0], [-0.0], [1.0]])), [2, 2, 1])
