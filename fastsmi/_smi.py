@@ -218,7 +218,8 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     ------
     ValueError, TypeError
         For NaN/inf, mismatched lengths, ``n <= k``, a constant X or Y, constant
-        projections, ties the estimator cannot handle (see Notes), bad labels, non-numeric or 3-D input, unknown options.
+        projections, ties the estimator cannot handle (see Notes), bad labels,
+        non-numeric or 3-D input, unknown options.
 
     Notes
     -----

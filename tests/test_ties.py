@@ -183,7 +183,8 @@ def test_kl_estimators_refuse_atoms(case, estimator, backend):
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((400, 3))
     X, Y = np.maximum(Z, 0.0), Z + rng.standard_normal((400, 3))
-    with pytest.raises(ValueError, match=r"X has duplicated values: \d+ of its 400 samples \(0\.\d+\).*estimator='ksg'"):
+    message = r"X has duplicated values: \d+ of its 400 samples \(0\.\d+\).*estimator='ksg'"
+    with pytest.raises(ValueError, match=message):
         case[1](X, Y, backend, estimator)
 
 
