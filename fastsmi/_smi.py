@@ -217,16 +217,34 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     Raises
     ------
     ValueError, TypeError
-        For NaN/inf, mismatched lengths, ``n <= k``, constant columns or
-        projections, bad labels, non-numeric or 3-D input, unknown options.
+        For NaN/inf, mismatched lengths, ``n <= k``, a constant X or Y, constant
+        projections, ties the estimator cannot handle (see Notes), bad labels,
+        non-numeric or 3-D input, unknown options.
 
     Notes
     -----
-    Each projected variable is standardised (mean 0, variance 1) before the
-    neighbour search, as scikit-learn does for KSG, and a deterministic
-    jitter, uniform on ``[-1e-10, 1e-10]`` standard deviations and drawn from
-    the seed, is added to every sample so that exact ties (duplicated rows,
-    ReLU zeros) give finite results.  Per slice, each sample is sorted once;
+    Scale and offset: X and Y are first centred column by column on one of
+    their own values (the lower median) and multiplied by a power of two, both
+    exact in float64, so ``smi(c X + b, Y)`` equals ``smi(X, Y)`` bit for bit
+    for ``c = 2**p`` (and to rounding for other ``c``) over the whole float64
+    range.  Constant columns are accepted with one warning; a constant
+    variable or a constant projection is an error.  Each projected variable
+    is then standardised (mean 0, variance 1) before the neighbour search, as
+    scikit-learn does for KSG, and a deterministic jitter, uniform on
+    ``[-1e-10, 1e-10]`` standard deviations and drawn from the seed, is added
+    to every sample to break exact ties.
+
+    Ties: ``"kl"``, ``"wkl"`` and ``"seed"`` need a density, and an atom (a
+    sample of X or Y equal to another: duplicated rows, ReLU zeros, discrete
+    values) makes their log-distances diverge, so any tied sample raises a
+    ValueError naming the tied fraction.  ``"ksg"`` and ``"ksg2"`` with the
+    jitter behave as the mixed estimator of Gao, Kannan, Oh & Viswanath
+    (2017) and are consistent on discrete-continuous mixtures; they refuse
+    data where more than 1% of the samples repeat an (x, y) pair at most
+    ``2k`` times (duplicated records), which biases them.  See
+    ``docs/ties_and_scale.md``.
+
+    Per slice, each sample is sorted once;
     marginal neighbour counts come from binary searches in the sorted order,
     and the joint neighbours from an exact grid search, O(n log n) per slice.
 
@@ -266,6 +284,15 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
         counts = None
         discrete = None
     V.check_not_constant(X, "X")
+    # SMI is invariant to c * X + b: centre the columns and scale by a power of two (exact), so that
+    # neither offsets nor extreme scales reach the projections' rounding tolerance or their squares
+    raw = (X, Ymat)
+    X, e_x = V.centre_and_scale(X)
+    tols = np.array([V.rounding_tolerance(X, raw[0], e_x), 0.0])
+    if Ymat is not None:
+        Ymat, e_y = V.centre_and_scale(Ymat)
+        tols[1] = V.rounding_tolerance(Ymat, raw[1], e_y)
+    V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
 
@@ -273,7 +300,7 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     if slice_dim > 1:
         return _smi_k(X, Ymat, (codes, counts) if y_discrete else None, n_projections=n_projections,
                       estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
-                      progress=progress, slice_dim=slice_dim, client=client, t0=t0)
+                      progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols)
     if directions_x is not None:
         m = V.check_positive_int(len(np.asarray(directions_x)), "n_projections")
     else:
@@ -296,7 +323,6 @@ def smi(X: Any, Y: Any, *, n_projections: int = 1000, estimator: str = "ksg", k:
     starts = list(range(0, m, width))
     per_slice = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
-    tols = np.array([V.rounding_tolerance(X), 0.0 if Ymat is None else V.rounding_tolerance(Ymat)])
     common = dict(plan=plan, discrete=discrete, width=width, backend=backend_mod.NAME, search=search, n_jobs=n_jobs,
                   tols=tols)
 
@@ -355,7 +381,7 @@ def _finish(per_slice: np.ndarray, status: np.ndarray, m: int, estimator: str, k
 
 def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *, n_projections: int, estimator: str,
            k: int, seed: SeedLike, n_jobs: Optional[int], return_slices: bool, progress: Optional[bool],
-           slice_dim: int, client: Any, t0: float) -> SMIResult:
+           slice_dim: int, client: Any, t0: float, tols: Optional[np.ndarray] = None) -> SMIResult:
     """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree."""
     from ._ksmi import frames, jitter_matrix, ksmi_slices
 
@@ -383,7 +409,7 @@ def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *,
     bar = _progress(m, progress)
     try:
         per_slice, status = ksmi_slices(X, Y, codes, frames_x, frames_y, jitter_x, jitter_y, estimator, k,
-                                        n_jobs, bar)
+                                        n_jobs, bar, tols=tols)
     finally:
         if bar is not None:
             bar.close()
