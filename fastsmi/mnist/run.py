@@ -18,6 +18,9 @@ goes to an output folder:
     folder resumes after the last finished measurement.
 ``autoencoder.pt``, ``config.json``
     The trained autoencoder and the configuration of the run.
+``autoencoder.partial.pt``
+    The autoencoder's training state after its last finished epoch, while it
+    trains: a run killed during the autoencoder's training resumes from there.
 
 Randomness: all seeds derive from one :class:`numpy.random.SeedSequence`
 (``seed``). Each epoch's shuffle, dropout and noise are seeded by
@@ -420,13 +423,17 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
                 logger.info("autoencoder loaded (trained before)")
             else:
                 gen = torch.Generator().manual_seed(torch_seed(_child(ss, _KEY_AE, 1)))
+                partial = out / "autoencoder.partial.pt"
+                if not config.resume:
+                    partial.unlink(missing_ok=True)
                 losses = train_autoencoder(
                     ae, x_train, epochs=config.ae_epochs, batch_size=config.ae_batch_size,
-                    lr=config.ae_lr, generator=gen, progress=progress,
+                    lr=config.ae_lr, generator=gen, progress=progress, checkpoint=partial, signature=signature,
                 )
                 state = {"state": ae.state_dict(), "config": signature, "losses": losses}
             if source != ae_path:
                 _atomic_torch_save(state, ae_path)
+            (out / "autoencoder.partial.pt").unlink(missing_ok=True)
             if shared is not None and not shared.is_file():
                 try:
                     shared.parent.mkdir(parents=True, exist_ok=True)
