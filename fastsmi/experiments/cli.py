@@ -19,7 +19,14 @@ import argparse
 import contextlib
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from .._threads import usable_cores
+from . import synthetic
+from .config import SEED_MI_VALUES, SyntheticConfig
 
 __all__ = ["add_parser", "main", "run_from_args", "config_from_args"]
 
@@ -118,7 +125,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_from_args)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> SyntheticConfig:
     """Build the :class:`~fastsmi.experiments.synthetic.SyntheticConfig` of parsed arguments.
 
     Examples
@@ -130,10 +137,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
     >>> cfg.mi_values, cfg.runs, cfg.n_samples
     ((0.0, 1.0, 2.0), 10, 2000)
     """
-    import numpy as np
-
-    from .synthetic import SEED_MI_VALUES, SyntheticConfig
-
     mi_values = args.mi_values
     if mi_values is None and (args.mi_max is not None or args.mi_points is not None):
         if args.mi_points is not None and args.mi_points < 1:
@@ -154,16 +157,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def _processes(args: argparse.Namespace) -> Optional[int]:
     """The local pool size: ``--processes``, else one process per core for full grids.
 
-    Measured on one run of the Figure 2 grid (1008 cells, 2 cores): 215 s in a pool of two
-    single-threaded processes against 245 s in sequence with two kernel threads.  Quick
-    grids stay in sequence: each spawned process loads or compiles the kernels itself.
+    On a full grid, single-threaded processes side by side beat one process running the kernels'
+    threads (measurements: docs/architecture.md).  Quick grids stay in sequence: each spawned
+    process loads or compiles the kernels itself.
     """
     if args.processes is not None:
         return args.processes
     if args.dask or args.scheduler or args.quick or args.n_jobs is not None:
         return None  # an explicit --n-jobs means threads per cell, cells in sequence
-    from .._threads import usable_cores
-
     cores = usable_cores()
     return cores if cores > 1 else None
 
@@ -204,10 +205,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     130 on Ctrl-C (the finished cells are kept: rerun to resume).  Each error is one line
     on stderr, never a traceback.
     """
-    from pathlib import Path
-
-    from .synthetic import run_experiment
-
     try:
         if args.processes is not None and args.processes < 1:
             raise _OptionError(f"--processes must be a positive integer, got {args.processes}")
@@ -222,9 +219,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         with _client(args) as client, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                result = run_experiment(config, out, client=client, max_cells=args.max_cells,
-                                        processes=_processes(args), progress=args.progress,
-                                        plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
+                result = synthetic.run_experiment(
+                    config, out, client=client, max_cells=args.max_cells, processes=_processes(args),
+                    progress=args.progress, plots=not args.no_plots, overwrite=args.overwrite,
+                    warm_up=args.warm_up)
             finally:  # the run's warnings (damaged rows dropped, failed cells) as one line each
                 for warning in caught:
                     text = " ".join(str(warning.message).split())
