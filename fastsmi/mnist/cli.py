@@ -6,7 +6,11 @@ that ``fastsmi --help`` works without the ``fastsmi[mnist]`` extra.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+
+from .config import ExperimentConfig, quick_config
+from .data import MNISTNotFoundError
 
 __all__ = ["add_parser", "parse_epochs", "config_from_args"]
 
@@ -156,14 +160,12 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run_command)
 
 
-def config_from_args(args: argparse.Namespace):
-    """Build an :class:`~fastsmi.mnist.run.ExperimentConfig` from parsed arguments.
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """Build an :class:`~fastsmi.mnist.config.ExperimentConfig` from parsed arguments.
 
     Options left unset keep the defaults of the seed's settings, or of
-    :func:`~fastsmi.mnist.run.quick_config` with ``--quick``.
+    :func:`~fastsmi.mnist.config.quick_config` with ``--quick``.
     """
-    from .run import ExperimentConfig, quick_config
-
     fields = [dest for _, dest, _, _ in _OPTIONS] + [
         "smi", "aemi", "dense_dropout", "progress", "resume", "figures", "channels_last", "ae_cache",
     ]
@@ -182,10 +184,7 @@ def run_command(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write(f"fastsmi mnist: error: {_INSTALL_HINT}\n")
         return 2
-    import logging
-
-    from .data import MNISTNotFoundError
-    from .run import run_experiment, summarize
+    from .run import run_experiment, summarize  # needs torch, checked above
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
