@@ -21,6 +21,13 @@ Results go to an output directory:
 ``summary.csv``, ``summary.md``, ``estimates_<model>.png/.svg``, ``correlation_<model>.png/.svg``
     Written by :mod:`fastsmi.experiments.plotting` once the grid is complete.
 
+This module holds what one sample group computes and :func:`run_experiment`; the parts it
+is built from import one way: :mod:`~fastsmi.experiments.config` (parameters),
+:mod:`~fastsmi.experiments.grid` (cells and seeds), :mod:`~fastsmi.experiments.results`
+(the files, resume), :mod:`~fastsmi.experiments.metadata`,
+:mod:`~fastsmi.experiments.runners` (local, pool, Dask; warm-up) and
+:mod:`~fastsmi.experiments.compare`.  The names users import are re-exported here.
+
 Examples
 --------
 >>> import tempfile
