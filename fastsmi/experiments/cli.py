@@ -24,9 +24,20 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from .._backends import BACKENDS
 from .._threads import usable_cores
 from . import synthetic
-from .config import SEED_MI_VALUES, SyntheticConfig
+from .config import (
+    ESTIMATORS,
+    FIGURES,
+    FULL_ESTIMATORS,
+    KINDS,
+    METHODS,
+    SEED_MI_VALUES,
+    SLICED_ESTIMATORS,
+    SyntheticConfig,
+)
+from .models import MODELS
 
 __all__ = ["add_parser", "main", "run_from_args", "config_from_args"]
 
@@ -72,13 +83,13 @@ def add_parser(subparsers: Any) -> None:
             "--out resumes."
         ),
     )
-    p.add_argument("figure", choices=("fig1", "fig2"), help="which of the seed's grids to run")
+    p.add_argument("figure", choices=FIGURES, help="which of the seed's grids to run")
     p.add_argument("--out", default=None, help="output directory (default: ./fastsmi-out/FIGURE)")
     p.add_argument("--quick", action="store_true",
                    help="small grid (fewer I values, n ~ 600-1000, m ~ 100) that runs in under a minute")
     grid = p.add_argument_group("grid (default: the seed's values for the figure)")
     grid.add_argument("--models", type=_list_of(str, "model"), default=None,
-                      help="comma-separated models: gaussian, uniform, student_t, uniform_noise (default gaussian)")
+                      help=f"comma-separated models: {', '.join(MODELS)} (default gaussian)")
     grid.add_argument("--dims", type=_list_of(int, "dimension"), default=None, help="comma-separated d values")
     grid.add_argument("--mi-values", type=_list_of(float, "MI"), default=None,
                       help="comma-separated true MI values in nats (overrides --mi-max/--mi-points)")
@@ -86,18 +97,19 @@ def add_parser(subparsers: Any) -> None:
     grid.add_argument("--mi-points", type=int, default=None, help="number of MI values from 0 to --mi-max (seed: 21)")
     grid.add_argument("--runs", type=int, default=None, help="independent runs (fig1: 1, fig2: 10)")
     grid.add_argument("--estimators", type=_list_of(str, "estimator"), default=None,
-                      help="comma-separated estimators: seed (whitened 1-NN KL), ksg, ... (default seed,ksg)")
+                      help=f"comma-separated estimators: {', '.join(SLICED_ESTIMATORS)} sliced, "
+                           f"{', '.join(FULL_ESTIMATORS)} full (default {','.join(ESTIMATORS)})")
     grid.add_argument("--kinds", type=_list_of(str, "kind"), default=None,
-                      help="sliced and/or full (default sliced,full)")
+                      help=f"{' and/or '.join(KINDS)} (default {','.join(KINDS)})")
     est = p.add_argument_group("estimation")
     est.add_argument("-n", "--n-samples", type=int, default=None, help="samples per cell (seed: 2000)")
     est.add_argument("-m", "--n-projections", type=int, default=None, help="slices per SMI estimate (seed: 1000)")
     est.add_argument("-k", type=int, default=None, help="neighbours (default 5)")
     est.add_argument("--seed", type=int, default=None, help="base seed (default 0)")
     est.add_argument("--dof", type=float, default=None, help="degrees of freedom of the student_t model (default 5)")
-    est.add_argument("--method", choices=("sphere", "orthonormal"), default=None,
+    est.add_argument("--method", choices=METHODS, default=None,
                      help="directions: uniform (sphere) or the seed's stacked orthonormal blocks (default sphere)")
-    est.add_argument("--backend", choices=("auto", "numba", "cython"), default=None, help="SMI backend (default auto)")
+    est.add_argument("--backend", choices=BACKENDS, default=None, help="SMI backend (default auto)")
     est.add_argument("--n-jobs", type=int, default=None,
                      help="threads per cell (default: all cores in sequence, 1 with --processes or Dask)")
     run = p.add_argument_group("execution")

@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from .._validation import ESTIMATORS as _CORE_ESTIMATORS
+from ..projections import METHODS
 from .models import MODELS
 
 __all__ = [
@@ -24,7 +26,9 @@ __all__ = [
     "FIG1_DIMS",
     "FIG2_DIMS",
     "FULL_ESTIMATORS",
+    "FIGURES",
     "KINDS",
+    "METHODS",
     "RESULT_PARAMS",
     "SEED_MI_VALUES",
     "SLICED_ESTIMATORS",
@@ -47,8 +51,8 @@ RESULT_PARAMS = ("n_samples", "n_projections", "k", "seed", "dof", "method")
 
 #: Estimators a full-dimensional run supports.
 FULL_ESTIMATORS = ("seed", "ksg")
-#: Estimators a sliced run supports.
-SLICED_ESTIMATORS = ("ksg", "ksg2", "kl", "wkl", "seed")
+#: Estimators a sliced run supports: every estimator of :func:`fastsmi.smi`.
+SLICED_ESTIMATORS = tuple(_CORE_ESTIMATORS)
 _QUICK = {
     "fig1": dict(dims=FIG1_DIMS, mi_values=tuple(float(v) for v in np.linspace(0.0, 4.0, 9)),
                  runs=1, n_samples=1000, n_projections=128),
@@ -56,6 +60,8 @@ _QUICK = {
                  runs=2, n_samples=600, n_projections=96),
 }
 _FIGURES = {"fig1": dict(dims=FIG1_DIMS, runs=1), "fig2": dict(dims=FIG2_DIMS, runs=10)}
+#: The seed's figures :meth:`SyntheticConfig.preset` knows.
+FIGURES = tuple(_FIGURES)
 
 
 def _tuple_of(values: Any, cast: Callable[[Any], Any], name: str) -> tuple:
@@ -160,8 +166,8 @@ class SyntheticConfig:
         seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        if self.method not in ("sphere", "orthonormal"):
-            raise ValueError(f"method must be 'sphere' or 'orthonormal', got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}")
         if self.n_jobs is not None:
             _positive_int(self.n_jobs, "n_jobs")
         for name, value in (("models", models), ("dims", dims), ("mi_values", mi_values),
@@ -177,8 +183,8 @@ class SyntheticConfig:
         ``quick`` keeps every estimator variant but shrinks the grid, ``n`` and ``m`` so the
         run takes well under a minute on two cores.
         """
-        if figure not in _FIGURES:
-            raise ValueError(f"figure must be 'fig1' or 'fig2', got {figure!r}")
+        if figure not in FIGURES:
+            raise ValueError(f"figure must be one of {list(FIGURES)}, got {figure!r}")
         params: dict[str, Any] = dict(_QUICK[figure] if quick else _FIGURES[figure])
         params.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**params)

@@ -145,7 +145,8 @@ def _copy(ss: np.random.SeedSequence) -> np.random.SeedSequence:
     return np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key, pool_size=ss.pool_size)
 
 
-def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]],
+               settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Draw a group's samples once and yield one result row per ``(estimator, sliced)``.
 
     Parameters
@@ -163,7 +164,8 @@ def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], setting
         arithmetic error on these samples, the row has a NaN estimate and an extra ``"error"``
         message (recorded in ``config.json``; delete the row from ``results.csv`` to retry).
     """
-    model = make_model(group.model, group.d, group.mi, **({"dof": settings["dof"]} if group.model == "student_t" else {}))
+    options = {"dof": settings["dof"]} if group.model == "student_t" else {}
+    model = make_model(group.model, group.d, group.mi, **options)
     exact_mi, exact_smi = _exact(model)
     seed = cell_seed(settings["seed"], group.model, group.d, group.mi, group.run)
     root = np.random.SeedSequence(seed)
@@ -200,7 +202,8 @@ def iter_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], setting
         yield row
 
 
-def compute_group(group: SampleGroup, variants: Sequence[tuple[str, bool]], settings: dict[str, Any]) -> list[dict[str, Any]]:
+def compute_group(group: SampleGroup, variants: Sequence[tuple[str, bool]],
+                  settings: dict[str, Any]) -> list[dict[str, Any]]:
     """:func:`iter_group` as a list: the unit of work of a Dask task."""
     return list(iter_group(group, variants, settings))
 
