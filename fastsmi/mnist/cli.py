@@ -9,6 +9,9 @@ import argparse
 import logging
 import sys
 
+from .._backends import BACKENDS
+from .._validation import ESTIMATORS
+from ..projections import METHODS
 from .config import ExperimentConfig, quick_config
 from .data import MNISTNotFoundError
 
@@ -89,9 +92,10 @@ _OPTIONS = [
     ("--measure-epochs", "measure_epochs", parse_epochs,
      "measurement schedule: 'seed' (2,4,...,48,50,60,...,290), a list 2,4,6, or ranges 2:48:2"),
     ("--n-projections", "n_projections", int, "SMI slices m (seed: 1000)"),
-    ("--estimator", "estimator", str, "MI estimator of fastsmi.smi/mi: ksg (default), ksg2, kl, wkl, seed"),
+    ("--estimator", "estimator", str, f"MI estimator of fastsmi.smi/mi: {', '.join(ESTIMATORS)} (default ksg)"),
     ("--k", "k", int, "neighbours of the estimator (5)"),
-    ("--method", "method", str, "direction sampling: sphere (default) or orthonormal (the seed's QR blocks)"),
+    ("--method", "method", str, f"direction sampling: {', '.join(METHODS)} (default sphere; orthonormal: the seed's "
+     "QR blocks)"),
     ("--latent-dim", "latent_dim", int, "autoencoder code size for AE+MI (4)"),
     ("--pca-components", "pca_components", int, "PCA components per layer for AE+MI (4)"),
     ("--ae-epochs", "ae_epochs", int, "autoencoder epochs (seed: 200)"),
@@ -106,7 +110,7 @@ _OPTIONS = [
     ("--threads", "threads", int,
      "torch threads (default: torch's choice; on a machine shared with other jobs 1 can be faster)"),
     ("--n-jobs", "n_jobs", int, "threads of the SMI core (default: all cores)"),
-    ("--backend", "backend", str, "core backend: auto, numba or cython"),
+    ("--backend", "backend", str, f"core backend: {', '.join(BACKENDS)} (default auto)"),
     ("--measure-batch-size", "measure_batch_size", int, "forward-pass batch size of the measurement (2048)"),
     ("--max-measurements", "max_measurements", int, "stop after N measurements (resume later with the same --out)"),
 ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..projections import METHODS
+
 __all__ = ["SEED_MEASURE_EPOCHS", "ExperimentConfig", "quick_config"]
 
 SEED_MEASURE_EPOCHS: tuple[int, ...] = tuple(range(2, 50, 2)) + tuple(range(50, 300, 10))
@@ -114,8 +116,8 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         self.measure_epochs = tuple(sorted({int(e) for e in self.measure_epochs}))
         self.channels = tuple(int(c) for c in self.channels)
-        if self.method not in ("sphere", "orthonormal"):
-            raise ValueError(f"method must be 'sphere' or 'orthonormal', got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}")
         if self.dataset not in ("mnist", "digits"):
             raise ValueError(f"dataset must be 'mnist' or 'digits', got {self.dataset!r}")
         if self.epochs < 0:
