@@ -8,6 +8,7 @@ import pytest
 
 from conftest import requires_numba
 from fastsmi import _warmup
+from fastsmi.experiments import runners
 from fastsmi.experiments import synthetic as syn
 
 
@@ -59,8 +60,8 @@ def test_warm_up_processes_only_where_it_helps(monkeypatch):
     settings = syn.SyntheticConfig(dims=(2,)).to_dict()
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(_warmup, "numba_cache_enabled", lambda: True)
-    assert syn._warm_up_processes(settings, None, None) == 2
-    assert syn._warm_up_processes(settings, object(), None) == 0  # a remote cluster's workers compile there
+    assert runners.warm_up_processes(settings, None, None) == 2
+    assert runners.warm_up_processes(settings, object(), None) == 0  # a remote cluster's workers compile there
 
     class LocalCluster:
         pass
@@ -68,14 +69,14 @@ def test_warm_up_processes_only_where_it_helps(monkeypatch):
     class Client:
         cluster = LocalCluster()
 
-    assert syn._warm_up_processes(settings, Client(), None) == 2  # a LocalCluster shares this machine's cache
-    assert syn._warm_up_processes(settings, None, False) == 0
-    assert syn._warm_up_processes(dict(settings, backend="cython"), None, None) == 0
+    assert runners.warm_up_processes(settings, Client(), None) == 2  # a LocalCluster shares this machine's cache
+    assert runners.warm_up_processes(settings, None, False) == 0
+    assert runners.warm_up_processes(dict(settings, backend="cython"), None, None) == 0
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
-    assert syn._warm_up_processes(settings, None, None) == 0
-    assert syn._warm_up_processes(settings, None, True) == 1  # asked for: runs the tasks here
+    assert runners.warm_up_processes(settings, None, None) == 0
+    assert runners.warm_up_processes(settings, None, True) == 1  # asked for: runs the tasks here
     monkeypatch.setattr(_warmup, "numba_cache_enabled", lambda: False)
-    assert syn._warm_up_processes(settings, None, True) == 0
+    assert runners.warm_up_processes(settings, None, True) == 0
 
 
 def test_numba_cache_enabled_follows_the_backend(monkeypatch):
@@ -89,13 +90,13 @@ def test_run_with_warm_up_equals_run_without(tmp_path, monkeypatch):
 
     cfg = syn.SyntheticConfig(**dict(TINY, dims=(2, 5)))
     calls = []
-    real = syn._warm_up
+    real = runners.warm_up_kernels
 
-    def spy(plan, settings, processes):
+    def spy(plan, settings, processes, *, task):
         calls.append(processes)
-        real(plan, settings, processes)
+        real(plan, settings, processes, task=task)
 
-    monkeypatch.setattr(syn, "_warm_up", spy)
+    monkeypatch.setattr(runners, "warm_up_kernels", spy)
     warm = syn.run_experiment(cfg, tmp_path / "warm", plots=False, progress=False, warm_up=True)
     plain = syn.run_experiment(cfg, tmp_path / "plain", plots=False, progress=False, warm_up=False)
     assert len(calls) == 1 and calls[0] >= 1  # warm_up=False skipped it

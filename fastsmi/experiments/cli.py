@@ -19,7 +19,25 @@ import argparse
 import contextlib
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from .._backends import BACKENDS
+from .._threads import usable_cores
+from . import synthetic
+from .config import (
+    ESTIMATORS,
+    FIGURES,
+    FULL_ESTIMATORS,
+    KINDS,
+    METHODS,
+    SEED_MI_VALUES,
+    SLICED_ESTIMATORS,
+    SyntheticConfig,
+)
+from .models import MODELS
 
 __all__ = ["add_parser", "main", "run_from_args", "config_from_args"]
 
@@ -65,13 +83,13 @@ def add_parser(subparsers: Any) -> None:
             "--out resumes."
         ),
     )
-    p.add_argument("figure", choices=("fig1", "fig2"), help="which of the seed's grids to run")
+    p.add_argument("figure", choices=FIGURES, help="which of the seed's grids to run")
     p.add_argument("--out", default=None, help="output directory (default: ./fastsmi-out/FIGURE)")
     p.add_argument("--quick", action="store_true",
                    help="small grid (fewer I values, n ~ 600-1000, m ~ 100) that runs in under a minute")
     grid = p.add_argument_group("grid (default: the seed's values for the figure)")
     grid.add_argument("--models", type=_list_of(str, "model"), default=None,
-                      help="comma-separated models: gaussian, uniform, student_t, uniform_noise (default gaussian)")
+                      help=f"comma-separated models: {', '.join(MODELS)} (default gaussian)")
     grid.add_argument("--dims", type=_list_of(int, "dimension"), default=None, help="comma-separated d values")
     grid.add_argument("--mi-values", type=_list_of(float, "MI"), default=None,
                       help="comma-separated true MI values in nats (overrides --mi-max/--mi-points)")
@@ -79,18 +97,19 @@ def add_parser(subparsers: Any) -> None:
     grid.add_argument("--mi-points", type=int, default=None, help="number of MI values from 0 to --mi-max (seed: 21)")
     grid.add_argument("--runs", type=int, default=None, help="independent runs (fig1: 1, fig2: 10)")
     grid.add_argument("--estimators", type=_list_of(str, "estimator"), default=None,
-                      help="comma-separated estimators: seed (whitened 1-NN KL), ksg, ... (default seed,ksg)")
+                      help=f"comma-separated estimators: {', '.join(SLICED_ESTIMATORS)} sliced, "
+                           f"{', '.join(FULL_ESTIMATORS)} full (default {','.join(ESTIMATORS)})")
     grid.add_argument("--kinds", type=_list_of(str, "kind"), default=None,
-                      help="sliced and/or full (default sliced,full)")
+                      help=f"{' and/or '.join(KINDS)} (default {','.join(KINDS)})")
     est = p.add_argument_group("estimation")
     est.add_argument("-n", "--n-samples", type=int, default=None, help="samples per cell (seed: 2000)")
     est.add_argument("-m", "--n-projections", type=int, default=None, help="slices per SMI estimate (seed: 1000)")
     est.add_argument("-k", type=int, default=None, help="neighbours (default 5)")
     est.add_argument("--seed", type=int, default=None, help="base seed (default 0)")
     est.add_argument("--dof", type=float, default=None, help="degrees of freedom of the student_t model (default 5)")
-    est.add_argument("--method", choices=("sphere", "orthonormal"), default=None,
+    est.add_argument("--method", choices=METHODS, default=None,
                      help="directions: uniform (sphere) or the seed's stacked orthonormal blocks (default sphere)")
-    est.add_argument("--backend", choices=("auto", "numba", "cython"), default=None, help="SMI backend (default auto)")
+    est.add_argument("--backend", choices=BACKENDS, default=None, help="SMI backend (default auto)")
     est.add_argument("--n-jobs", type=int, default=None,
                      help="threads per cell (default: all cores in sequence, 1 with --processes or Dask)")
     run = p.add_argument_group("execution")
@@ -118,7 +137,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_from_args)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> SyntheticConfig:
     """Build the :class:`~fastsmi.experiments.synthetic.SyntheticConfig` of parsed arguments.
 
     Examples
@@ -130,10 +149,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
     >>> cfg.mi_values, cfg.runs, cfg.n_samples
     ((0.0, 1.0, 2.0), 10, 2000)
     """
-    import numpy as np
-
-    from .synthetic import SEED_MI_VALUES, SyntheticConfig
-
     mi_values = args.mi_values
     if mi_values is None and (args.mi_max is not None or args.mi_points is not None):
         if args.mi_points is not None and args.mi_points < 1:
@@ -154,16 +169,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def _processes(args: argparse.Namespace) -> Optional[int]:
     """The local pool size: ``--processes``, else one process per core for full grids.
 
-    Measured on one run of the Figure 2 grid (1008 cells, 2 cores): 215 s in a pool of two
-    single-threaded processes against 245 s in sequence with two kernel threads.  Quick
-    grids stay in sequence: each spawned process loads or compiles the kernels itself.
+    On a full grid, single-threaded processes side by side beat one process running the kernels'
+    threads (measurements: docs/architecture.md).  Quick grids stay in sequence: each spawned
+    process loads or compiles the kernels itself.
     """
     if args.processes is not None:
         return args.processes
     if args.dask or args.scheduler or args.quick or args.n_jobs is not None:
         return None  # an explicit --n-jobs means threads per cell, cells in sequence
-    from .._threads import usable_cores
-
     cores = usable_cores()
     return cores if cores > 1 else None
 
@@ -204,10 +217,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     130 on Ctrl-C (the finished cells are kept: rerun to resume).  Each error is one line
     on stderr, never a traceback.
     """
-    from pathlib import Path
-
-    from .synthetic import run_experiment
-
     try:
         if args.processes is not None and args.processes < 1:
             raise _OptionError(f"--processes must be a positive integer, got {args.processes}")
@@ -222,9 +231,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         with _client(args) as client, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                result = run_experiment(config, out, client=client, max_cells=args.max_cells,
-                                        processes=_processes(args), progress=args.progress,
-                                        plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
+                result = synthetic.run_experiment(
+                    config, out, client=client, max_cells=args.max_cells, processes=_processes(args),
+                    progress=args.progress, plots=not args.no_plots, overwrite=args.overwrite,
+                    warm_up=args.warm_up)
             finally:  # the run's warnings (damaged rows dropped, failed cells) as one line each
                 for warning in caught:
                     text = " ".join(str(warning.message).split())

@@ -9,10 +9,11 @@ plane of its layers is measured on the 10,000 test images
 * with full-dimensional MI after compressing X by a convolutional autoencoder
   and every layer L by PCA to 4 components (the "AE+MI" variant).
 
-Only :mod:`fastsmi.mnist.data` is importable without PyTorch; the other
+Only :mod:`fastsmi.mnist.data`, :mod:`fastsmi.mnist.config` and
+:mod:`fastsmi.mnist.cli` are importable without PyTorch; the other
 modules need the ``fastsmi[mnist]`` extra (``torch``). ``import fastsmi`` never
 imports this subpackage, and importing this subpackage does not import torch.
 """
 from __future__ import annotations
 
-__all__ = ["data", "model", "autoencoder", "infoplane", "run", "cli"]
+__all__ = ["data", "config", "model", "autoencoder", "infoplane", "checkpoint", "run", "cli"]

@@ -6,7 +6,14 @@ that ``fastsmi --help`` works without the ``fastsmi[mnist]`` extra.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+
+from .._backends import BACKENDS
+from .._validation import ESTIMATORS
+from ..projections import METHODS
+from .config import ExperimentConfig, quick_config
+from .data import MNISTNotFoundError
 
 __all__ = ["add_parser", "parse_epochs", "config_from_args"]
 
@@ -85,9 +92,10 @@ _OPTIONS = [
     ("--measure-epochs", "measure_epochs", parse_epochs,
      "measurement schedule: 'seed' (2,4,...,48,50,60,...,290), a list 2,4,6, or ranges 2:48:2"),
     ("--n-projections", "n_projections", int, "SMI slices m (seed: 1000)"),
-    ("--estimator", "estimator", str, "MI estimator of fastsmi.smi/mi: ksg (default), ksg2, kl, wkl, seed"),
+    ("--estimator", "estimator", str, f"MI estimator of fastsmi.smi/mi: {', '.join(ESTIMATORS)} (default ksg)"),
     ("--k", "k", int, "neighbours of the estimator (5)"),
-    ("--method", "method", str, "direction sampling: sphere (default) or orthonormal (the seed's QR blocks)"),
+    ("--method", "method", str, f"direction sampling: {', '.join(METHODS)} (default sphere; orthonormal: the seed's "
+     "QR blocks)"),
     ("--latent-dim", "latent_dim", int, "autoencoder code size for AE+MI (4)"),
     ("--pca-components", "pca_components", int, "PCA components per layer for AE+MI (4)"),
     ("--ae-epochs", "ae_epochs", int, "autoencoder epochs (seed: 200)"),
@@ -102,7 +110,7 @@ _OPTIONS = [
     ("--threads", "threads", int,
      "torch threads (default: torch's choice; on a machine shared with other jobs 1 can be faster)"),
     ("--n-jobs", "n_jobs", int, "threads of the SMI core (default: all cores)"),
-    ("--backend", "backend", str, "core backend: auto, numba or cython"),
+    ("--backend", "backend", str, f"core backend: {', '.join(BACKENDS)} (default auto)"),
     ("--measure-batch-size", "measure_batch_size", int, "forward-pass batch size of the measurement (2048)"),
     ("--max-measurements", "max_measurements", int, "stop after N measurements (resume later with the same --out)"),
 ]
@@ -156,14 +164,12 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run_command)
 
 
-def config_from_args(args: argparse.Namespace):
-    """Build an :class:`~fastsmi.mnist.run.ExperimentConfig` from parsed arguments.
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """Build an :class:`~fastsmi.mnist.config.ExperimentConfig` from parsed arguments.
 
     Options left unset keep the defaults of the seed's settings, or of
-    :func:`~fastsmi.mnist.run.quick_config` with ``--quick``.
+    :func:`~fastsmi.mnist.config.quick_config` with ``--quick``.
     """
-    from .run import ExperimentConfig, quick_config
-
     fields = [dest for _, dest, _, _ in _OPTIONS] + [
         "smi", "aemi", "dense_dropout", "progress", "resume", "figures", "channels_last", "ae_cache",
     ]
@@ -182,10 +188,7 @@ def run_command(args: argparse.Namespace) -> int:
     except ImportError:
         sys.stderr.write(f"fastsmi mnist: error: {_INSTALL_HINT}\n")
         return 2
-    import logging
-
-    from .data import MNISTNotFoundError
-    from .run import run_experiment, summarize
+    from .run import run_experiment, summarize  # needs torch, checked above
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

@@ -46,6 +46,8 @@ import numpy as np
 import torch
 from torch import nn
 
+import fastsmi
+
 from .autoencoder import pca_reduce
 from .model import torch_seed
 
@@ -440,8 +442,6 @@ def measure_infoplane(
     >>> [row["quantity"] for row in res.records]
     ['smi_xl', 'smi_ly']
     """
-    import fastsmi
-
     if n_projections < 1:
         raise ValueError(f"n_projections must be positive, got {n_projections}")
     if not smi and x_codes is None:
