@@ -116,7 +116,7 @@ def constants() -> dict:
     }
 
 
-def _set_paths(*, bucket: bool = True, lanes: bool = True, grouped_counts: bool = True) -> tuple:
+def _set_paths(*, bucket: bool = True, lanes: bool = True, grouped_counts: bool = True) -> dict:
     """Switch the fast paths (bucket sort, lane scan, grouped counts); returns the previous setting.
 
     Every combination gives the same numbers: the switches exist so that tests can
@@ -591,67 +591,49 @@ cdef inline void insert(double *dist, Py_ssize_t *idx, Py_ssize_t k, double d, P
     idx[t] = j
 
 
-# The lane scan's min/max networks.  ``st[r * C_LANES + lane]``, r = 0 .. rows - 1, holds
-# a lane's smallest distances, ascending (the low rows pinned at -inf when k < rows);
-# inserting ``d`` sets the top row to min(top, max(d, top - 1)) and carries min(d, .)
-# down.  The lane loop has a constant trip count and no branch, so the C compiler
-# vectorises it (minpd/maxpd); the depths in use are written out, so each is a fixed
-# sequence of vector operations.
-cdef inline void network5(double *st, const double *dv) noexcept nogil:
-    cdef int lane
-    cdef double d, r, c, m
-    for lane in range(C_LANES):
-        d = dv[lane]
-        r = st[3 * C_LANES + lane]
-        c = d if d < r else r
-        m = d if d > r else r
-        st[4 * C_LANES + lane] = m if m < st[4 * C_LANES + lane] else st[4 * C_LANES + lane]
-        r = st[2 * C_LANES + lane]
-        st[3 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[1 * C_LANES + lane]
-        st[2 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[lane]
-        st[1 * C_LANES + lane] = c if c > r else r
-        st[lane] = c if c < r else r
-
-
-cdef inline void network8(double *st, const double *dv) noexcept nogil:
-    cdef int lane
-    cdef double d, r, c, m
-    for lane in range(C_LANES):
-        d = dv[lane]
-        r = st[6 * C_LANES + lane]
-        c = d if d < r else r
-        m = d if d > r else r
-        st[7 * C_LANES + lane] = m if m < st[7 * C_LANES + lane] else st[7 * C_LANES + lane]
-        r = st[5 * C_LANES + lane]
-        st[6 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[4 * C_LANES + lane]
-        st[5 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[3 * C_LANES + lane]
-        st[4 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[2 * C_LANES + lane]
-        st[3 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[1 * C_LANES + lane]
-        st[2 * C_LANES + lane] = c if c > r else r
-        c = c if c < r else r
-        r = st[lane]
-        st[1 * C_LANES + lane] = c if c > r else r
-        st[lane] = c if c < r else r
-
-
-cdef inline void network_any(double *st, const double *dv, int rows) noexcept nogil:
-    """The same network for any depth 2 <= rows <= C_KTH_MAX (depths not written out)."""
+# The lane scan's inner step: one candidate ``(px, py)`` against the eight queries of a
+# group.  ``st[r * C_LANES + lane]``, r = 0 .. rows - 1, holds a lane's smallest
+# distances, ascending (the low rows pinned at -inf when k < rows); inserting ``d``
+# sets the top row to min(top, max(d, top - 1)) and carries min(d, .) down.  Called
+# with constant ``euclid`` and ``rows``, the function is inlined and specialised, the
+# network unrolled, and the lane loop (constant trip count, no branch) vectorised.
+cdef inline void lane_step(double *st, const double *qx, const double *qy, double px, double py, bint euclid,
+                           int rows) noexcept nogil:
     cdef int lane, u, top = rows - 1
-    cdef double d, r, c, m
+    cdef double dx, dy, d, r, c, m
     for lane in range(C_LANES):
-        d = dv[lane]
+        dx = fabs(px - qx[lane])
+        dy = fabs(py - qy[lane])
+        if euclid:
+            d = dx * dx + dy * dy
+        else:
+            d = dy if dy > dx else dx
+        r = st[(top - 1) * C_LANES + lane]
+        c = d if d < r else r
+        m = d if d > r else r
+        st[top * C_LANES + lane] = m if m < st[top * C_LANES + lane] else st[top * C_LANES + lane]
+        for u in range(top - 1, 0, -1):
+            r = st[(u - 1) * C_LANES + lane]
+            st[u * C_LANES + lane] = c if c > r else r
+            c = c if c < r else r
+        st[lane] = c
+
+
+cdef inline void lane_step_self(double *st, const double *qx, const double *qy, double px, double py, bint euclid,
+                                int rows, Py_ssize_t own, Py_ssize_t n_own) noexcept nogil:
+    """:func:`lane_step` for a candidate that is the query of lane ``own`` (lanes past
+    ``n_own`` repeat the last query, so when ``own == n_own - 1`` they skip it too)."""
+    cdef int lane, u, top = rows - 1
+    cdef double dx, dy, d, r, c, m
+    for lane in range(C_LANES):
+        dx = fabs(px - qx[lane])
+        dy = fabs(py - qy[lane])
+        if euclid:
+            d = dx * dx + dy * dy
+        else:
+            d = dy if dy > dx else dx
+        if lane == own or (own == n_own - 1 and lane >= n_own):
+            d = INFINITY
         r = st[(top - 1) * C_LANES + lane]
         c = d if d < r else r
         m = d if d > r else r
@@ -695,10 +677,8 @@ cdef Py_ssize_t grid_kth_lanes(Workspace *ws, Py_ssize_t k, int metric, int rows
     cdef double st[C_KTH_MAX * C_LANES]
     cdef double qx[C_LANES]
     cdef double qy[C_LANES]
-    cdef double qpos[C_LANES]
-    cdef double dv[C_LANES]
     cdef Py_ssize_t n_pending = 0, gx, gxx, col_end, x_lo, x_hi, row, last, a, b, y_lo, y_hi, q, t, t_end, p, j
-    cdef double px, py, position, dx, dy, d, kd, x0, y0, bound, v
+    cdef double px, py, dx, dy, kd, x0, y0, bound, v
     for gx in range(g):
         col_end = cell_start[gx * g + g]
         x_lo = gx - 1 if gx > 0 else 0
@@ -720,31 +700,27 @@ cdef Py_ssize_t grid_kth_lanes(Workspace *ws, Py_ssize_t k, int metric, int rows
                     st[r * C_LANES + lane] = -INFINITY if r < rows - k else INFINITY
                 qx[lane] = cxs[q]
                 qy[lane] = cys[q]
-                qpos[lane] = <double>q
             for gxx in range(x_lo, x_hi + 1):
                 t_end = cell_start[gxx * g + y_hi + 1]
                 for t in range(cell_start[gxx * g + y_lo], t_end):
                     px = cxs[t]
                     py = cys[t]
-                    position = <double>t
-                    if euclid:
-                        for lane in range(C_LANES):
-                            dx = px - qx[lane]
-                            dy = py - qy[lane]
-                            d = dx * dx + dy * dy
-                            dv[lane] = INFINITY if qpos[lane] == position else d
+                    if a <= t < b:
+                        lane_step_self(st, qx, qy, px, py, euclid, rows, t - a, b - a)
+                    elif euclid:
+                        if rows == 5:
+                            lane_step(st, qx, qy, px, py, True, 5)
+                        elif rows == 8:
+                            lane_step(st, qx, qy, px, py, True, 8)
+                        else:
+                            lane_step(st, qx, qy, px, py, True, rows)
                     else:
-                        for lane in range(C_LANES):
-                            dx = fabs(px - qx[lane])
-                            dy = fabs(py - qy[lane])
-                            d = dx if dx >= dy else dy
-                            dv[lane] = INFINITY if qpos[lane] == position else d
-                    if rows == 5:
-                        network5(st, dv)
-                    elif rows == 8:
-                        network8(st, dv)
-                    else:
-                        network_any(st, dv, rows)
+                        if rows == 5:
+                            lane_step(st, qx, qy, px, py, False, 5)
+                        elif rows == 8:
+                            lane_step(st, qx, qy, px, py, False, 8)
+                        else:
+                            lane_step(st, qx, qy, px, py, False, rows)
             for lane in range(b - a):
                 t = a + lane
                 p = member_rank[t]
