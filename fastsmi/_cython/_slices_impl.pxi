@@ -1525,3 +1525,50 @@ def discrete_chunk(const double[:, ::1] PX, const double[::1] JX, double tol_x, 
         ws_free(&ws)
     if ok != 0:
         raise MemoryError("fastsmi: cannot allocate the slice workspace.")
+
+
+def _joint_kth(const double[::1] a, const double[::1] b, Py_ssize_t k, *, bint euclidean=False, bint lanes=True):
+    """k-th joint neighbour distance of every point ``(a[i], b[i])``, by the grid search: ``(kth, n_pending)``.
+
+    ``kth[i]`` belongs to point ``i`` (max-norm, or Euclidean).  With ``lanes``
+    (and k <= KTH_REGISTERS) the lane scan runs first and ``n_pending`` counts the
+    points it left to the ring search, which resumes from its registers; without,
+    the ring search runs alone from a cold start (``n_pending`` is then 0).  For
+    tests: the result must be the brute-force k-th distance either way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsmi._cython import _slices
+    >>> kth, _ = _slices._joint_kth(np.array([0.0, 1.0, 3.0]), np.array([0.0, 0.5, 0.0]), 1)
+    >>> kth.tolist()
+    [1.0, 1.0, 2.0]
+    """
+    import numpy as np
+    cdef Py_ssize_t n = a.shape[0], p
+    cdef Workspace ws
+    cdef int metric = METRIC_EUCLIDEAN if euclidean else METRIC_MAX
+    cdef int rows = 0
+    cdef Py_ssize_t n_pending = 0
+    if b.shape[0] != n or n < 2 or not 1 <= k < n:
+        raise ValueError(f"need two samples of one length n >= 2 and 1 <= k < n, got {n}, {b.shape[0]}, k={k}.")
+    kth = np.empty(n)
+    cdef double[::1] out = kth
+    if ws_alloc(&ws, n, k, C_SEARCH_GRID, 0) != 0:
+        ws_free(&ws)
+        raise MemoryError("fastsmi: cannot allocate the search workspace.")
+    if lanes:
+        rows = lane_rows(k, C_SEARCH_GRID)
+    with nogil:
+        memcpy(ws.x, &a[0], n * sizeof(double))
+        memcpy(ws.y, &b[0], n * sizeof(double))
+        sort_joint(ws.x, ws.y, &ws, C_SEARCH_GRID)
+        if rows == 0:
+            kth_all(&ws, metric, C_SEARCH_GRID, 0)
+        else:
+            n_pending = grid_kth_lanes(&ws, k, metric, rows)
+            grid_knn_all(&ws, metric, True, ws.pending, n_pending)
+        for p in range(n):
+            out[ws.order[p]] = ws.kth[p]
+    ws_free(&ws)
+    return kth, int(n_pending)
