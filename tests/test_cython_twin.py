@@ -241,3 +241,12 @@ def test_builds_agree_bitwise():
     assert backend._slices in BUILDS
     np.testing.assert_array_equal(results[0], results[2])
     np.testing.assert_array_equal(results[1], results[3])
+
+
+@pytest.mark.parametrize("module", ["fastsmi._algorithm", "fastsmi._cython._simd", "fastsmi._cython._slices"])
+def test_docstring_examples_run(module):
+    import doctest
+
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
