@@ -3,7 +3,8 @@
 X, Y in R^10, jointly Gaussian with I(X; Y) = 2 nats, n = 3000 samples,
 m = 2000 random directions, KSG (algorithm 1) with k = 5, two threads.
 Each backend gets one warm-up call (Numba's JIT or cache load), then three
-timed rounds.  The target is the Cython backend within 2x of Numba.
+timed rounds.  The target is the Cython backend within 1.5x of Numba (measured
+five times in docs/cython.md).
 
 Run::
 

@@ -53,3 +53,9 @@ BLOCK_MEMORY_BYTES: int = 128 * 2**20
 #: Amplitude of the deterministic tie-breaking jitter, in standard deviations of
 #: each standardised projection.  Uniform on [-JITTER_SCALE, JITTER_SCALE].
 JITTER_SCALE: float = 1e-10
+
+#: The ``seed`` estimator refuses to whiten a slice whose ``1 - rho^2`` is at most this
+#: (the slice's estimate is then non-finite and reported): below it the pair is linearly
+#: dependent up to the tie-breaking jitter, its MI would exceed 13.8 nats, beyond any
+#: k-NN estimate, and the whitened coordinates would be rounding noise.
+WHITEN_MIN_RESIDUAL: float = 1e-12

@@ -18,7 +18,9 @@ import numpy as np
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
 from .._threads import run_chunks, usable_cores
 from .._validation import check_n_jobs
-from . import _slices
+from ._simd import slices_module
+
+_slices = slices_module()
 
 NAME = "cython"
 SEARCHES = {"sweep": _slices.SEARCH_SWEEP, "grid": _slices.SEARCH_GRID}

@@ -17,22 +17,11 @@ import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
+from .._algorithm import (BUCKET_CROWDED, GRID_POINTS_PER_CELL, GRID_POINTS_PER_CELL_K1, KTH_REGISTERS, LANE_ROWS_SHORT,
+                          LANES, LANES_ALL, NEGATIVE_ZERO_IS_ZERO, RADIX_KEY_BITS, SEARCH_GRID, SEARCH_SWEEP,
+                          lane_rows)
 from .._config import JIT_OPTIONS
 from ._neighbors import METRIC_MAX, pair_moments
-
-SEARCH_SWEEP = 0
-SEARCH_GRID = 1
-
-#: Target number of points per cell of the quantile grid, for k >= 2 and for k = 1.  A
-#: query scans its cell's 3 x 3 block first, so denser cells mean fewer candidates but
-#: more queries left for the ring search.  Measured in one process, the settings
-#: alternating (k-th distances of 100 slices, sort and grid included, ms a slice):
-#: k = 5, max-norm, n = 3000, r = 0.3: 0.545 / 0.454 / 0.418 / 0.418 / 0.443 with 2 / 3 /
-#: 4 / 5 / 8 points a cell; n = 2000, r = 0.5: 0.492 / 0.412 / 0.382 / 0.387 / 0.405.
-#: k = 1, Euclidean, n = 2000, r = 0.3: 0.290 / 0.331 / 0.309 / 0.340 with 2 / 3 / 4 / 5;
-#: r = 0: 0.316 / 0.321 / 0.341 / 0.374.
-GRID_POINTS_PER_CELL = 4.0
-GRID_POINTS_PER_CELL_K1 = 2.0
 
 _SIGN = np.uint64(0x8000000000000000)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -64,11 +53,6 @@ def grid_size(a, b, k):
     return min(max(g, 1), grid_size_max(n))
 
 
-#: The radix passes sort on the top RADIX_KEY_BITS bits of each key; an insertion
-#: pass then orders the (rare) runs of values that agree on those bits.
-RADIX_KEY_BITS = 32
-
-
 @njit(**JIT_OPTIONS)
 def _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, low_bit):
     """Stable LSD radix sort (8-bit digits) of ``order`` on bits ``low_bit..63`` of the keys.
@@ -80,7 +64,7 @@ def _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, low_bit):
     bits = values.view(np.uint64)
     for i in range(n):
         b = bits[i]
-        if b == _SIGN:  # -0.0 sorts as +0.0
+        if NEGATIVE_ZERO_IS_ZERO and b == _SIGN:  # -0.0 sorts as +0.0
             b = np.uint64(0)
         keys[i] = (b ^ _ALL) if (b & _SIGN) else (b | _SIGN)
         order[i] = i
@@ -192,11 +176,6 @@ def alloc_workspace(n, k, search):
         np.empty(n, np.int64),             # 19 marginal counts in x, by x-rank (KSG-1)
         np.empty(n, np.int64),             # 20 marginal counts in y, by x-rank (KSG-1)
     )
-
-
-#: A bucket of :func:`bucket_argsort` holding more than this many values sends the sort to
-#: :func:`radix_argsort` at once (values crowded together, e.g. many exact ties).
-BUCKET_CROWDED = 64
 
 
 @njit(**JIT_OPTIONS)
@@ -535,15 +514,6 @@ def sweep_knn_all(xs, ysx, order, metric, nd, ni):
             ni[p, t] = idx[t]
 
 
-#: Largest k served by the register mode of :func:`grid_knn_all` and by :func:`grid_kth_lanes`.
-KTH_REGISTERS = 8
-
-#: Queries handled together by :func:`grid_kth_lanes`: one AVX-512 register or two AVX2
-#: registers of float64.  Measured: 8 lanes run the block scan 2.5x faster than the
-#: one-query loop; 4 and 16 lanes were not vectorised as well.
-LANES = 8
-
-
 def _make_lane_scan(rows):
     """Build the lane scan with a min/max network of ``rows`` registers (it serves k <= rows).
 
@@ -661,31 +631,9 @@ def _make_lane_scan(rows):
     return njit(**JIT_OPTIONS)(grid_kth_lanes)
 
 
-#: Network depth of the short lane scan, :func:`grid_kth_lanes_short` (2 <= k <= LANE_ROWS_SHORT).
-LANE_ROWS_SHORT = 5
-
 grid_kth_lanes = _make_lane_scan(KTH_REGISTERS)
 grid_kth_lanes_short = _make_lane_scan(LANE_ROWS_SHORT)
 
-
-def lane_rows(k: int, search: int) -> int:
-    """Depth of the lane scan :func:`kth_all` runs for ``k`` neighbours: 5, 8, or 0 for none.
-
-    The parallel drivers pass it to :func:`kth_all` as a compile-time constant, so
-    a driver compiles only the scan it runs.
-
-    Examples
-    --------
-    >>> lane_rows(5, SEARCH_GRID), lane_rows(1, SEARCH_GRID), lane_rows(9, SEARCH_GRID), lane_rows(5, SEARCH_SWEEP)
-    (5, 8, 0, 0)
-    """
-    if search != SEARCH_GRID or not 1 <= k <= KTH_REGISTERS:
-        return 0
-    return LANE_ROWS_SHORT if 2 <= k <= LANE_ROWS_SHORT else KTH_REGISTERS
-
-
-#: ``lanes`` value asking :func:`joint_log_means` for every neighbour's distance.
-LANES_ALL = -1
 
 #: Options of the implementations chosen by the overloads below (compiled into their callers).
 _OVERLOAD_OPTIONS = {key: value for key, value in JIT_OPTIONS.items() if key != "cache"}

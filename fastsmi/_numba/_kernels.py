@@ -20,7 +20,7 @@ import functools
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
+from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, WHITEN_MIN_RESIDUAL
 from .._plan import FAMILY_KSG
 from ._joint import alloc_workspace, joint_log_means, knn_all, kth_all, sort_joint, sort_values
 from ._neighbors import (
@@ -88,9 +88,7 @@ def whiten_pair(x, y, z1, u2, z2):
     mx, my, sxx, syy, sxy = pair_moments(x, y)
     rho = sxy / np.sqrt(sxx * syy)
     one_minus = 1.0 - rho * rho
-    # below 1e-12 the pair is linearly dependent up to the tie-breaking jitter (1e-20): MI > 13.8 nats,
-    # beyond any k-NN estimate, so the whitening is refused rather than given to rounding
-    if not one_minus > 1e-12:
+    if not one_minus > WHITEN_MIN_RESIDUAL:
         return np.nan
     sx = np.sqrt(sxx / n)
     sy = np.sqrt(syy / n)
