@@ -26,10 +26,11 @@ __all__ = ["SMIResult", "smi"]
 DEFAULT_SEARCH = "grid"
 SEARCHES = ("sweep", "grid")
 
-#: Slices times samples of one block of the sliced loop, per thread, at most (by
-#: default): a block is the unit between which a Ctrl-C is seen, and this keeps one
-#: block well under a second.  Results do not depend on the block size.
-SLICE_BLOCK_WORK = 1 << 22
+#: Slices times samples estimated per thread by one call of a backend's kernel, at
+#: most (a block of projections is estimated in several calls when larger): a Ctrl-C
+#: is seen between calls, so this keeps the wait well under a second.  Every slice is
+#: estimated on its own, so results do not depend on it.
+SLICE_CALL_WORK = 1 << 18
 
 #: With ``return_slices=False``, up to this many slices are kept internally, and the
 #: mean and standard error are those of the kept array (bit-identical to
@@ -178,13 +179,11 @@ class _Directions:
         return _normalise(self._stream.take(stop - start))
 
 
-def _block_size(n: int, m: int, block_size: Optional[int], threads: int = 1) -> int:
+def _block_size(n: int, m: int, block_size: Optional[int]) -> int:
     g = PROJECTION_GRANULE
     if block_size is None:
         per_direction = 2 * 8 * n
-        # the memory budget, and a bound on one block's work so that Ctrl-C is seen between blocks
-        work = max(g, (SLICE_BLOCK_WORK * max(1, threads)) // max(1, n))
-        block_size = max(g, min(256, BLOCK_MEMORY_BYTES // per_direction, work))
+        block_size = max(g, min(256, BLOCK_MEMORY_BYTES // per_direction))
     else:
         block_size = V.check_positive_int(block_size, "block_size")
     block_size = g * math.ceil(block_size / g)
@@ -218,8 +217,17 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
     status = np.zeros(stop - start, dtype=np.int8)
     if tols is None:
         tols = np.array([V.rounding_tolerance(X), 0.0 if Y is None else V.rounding_tolerance(Y)])
-    with mod.threads(n_jobs):
-        mod.run_block(plan, PX, PY, jitter_x, jitter_y, tols, discrete, out, status, search)
+    b = stop - start
+    with mod.threads(n_jobs) as threads:
+        step = max(threads, (SLICE_CALL_WORK * threads) // X.shape[0])
+        if step >= b:
+            mod.run_block(plan, PX, PY, jitter_x, jitter_y, tols, discrete, out, status, search)
+        else:
+            for lo in range(0, b, step):
+                hi = min(b, lo + step)
+                mod.run_block(plan, np.ascontiguousarray(PX[:, lo:hi]),
+                              None if PY is None else np.ascontiguousarray(PY[:, lo:hi]),
+                              jitter_x, jitter_y, tols, discrete, out[lo:hi], status[lo:hi], search)
     return out + plan.const, status
 
 
@@ -409,7 +417,7 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     if search not in SEARCHES:
         raise ValueError(f"FASTSMI_SEARCH={search!r} is not a search; use one of {SEARCHES}.")
     plan = make_plan(estimator, k, n, class_counts=counts)
-    width = _block_size(n, m, block_size, backend_mod.resolve_n_jobs(n_jobs))
+    width = _block_size(n, m, block_size)
     starts = list(range(0, m, width))
     keep = return_slices or client is not None or m <= KEEP_SLICES_MAX
     per_slice = np.empty(m) if keep else None

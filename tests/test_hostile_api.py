@@ -355,7 +355,7 @@ INTERRUPT_CASES = {
                  "fastsmi.mi(X, Y, n_jobs=1)", 400_000),
     # the sliced block loop
     "sliced": ("X = rng.standard_normal((n, 3)); Y = X + rng.standard_normal((n, 3))",
-               "fastsmi.smi(X, Y, n_projections=100_000, seed=0, progress=False)", 100_000),
+               "fastsmi.smi(X, Y, n_projections=m, seed=0, progress=False)", 100_000),
 }
 
 
@@ -365,10 +365,10 @@ def test_ctrl_c_stops_a_long_call_quickly(case):
     code = f"""
         import sys, time, numpy as np, fastsmi
         rng = np.random.default_rng(0)
-        n = 400
+        n, m = 400, 16
         {setup}
         {call}  # compile (or load) the kernels first
-        n = {n}
+        n, m = {n}, 100_000
         {setup}
         print("start", flush=True)
         t0 = time.perf_counter()
