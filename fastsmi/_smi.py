@@ -219,7 +219,8 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
         tols = np.array([V.rounding_tolerance(X), 0.0 if Y is None else V.rounding_tolerance(Y)])
     b = stop - start
     with mod.threads(n_jobs) as threads:
-        step = max(threads, (SLICE_CALL_WORK * threads) // X.shape[0])
+        # the same number of slices for every thread of a call, so none waits for the others
+        step = threads * max(1, SLICE_CALL_WORK // X.shape[0])
         if step >= b:
             mod.run_block(plan, PX, PY, jitter_x, jitter_y, tols, discrete, out, status, search)
         else:
