@@ -342,6 +342,12 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     marginal neighbour counts come from binary searches in the sorted order,
     and the joint neighbours from an exact grid search, O(n log n) per slice.
 
+    Calls may run from several Python threads at once, on either backend and
+    any Numba threading layer (under ``workqueue``, which is not thread-safe,
+    the parallel kernels of concurrent calls take turns).  Long calls stop
+    within about a second on Ctrl-C: the work runs in bounded pieces, and
+    ``n_jobs`` is capped at the cores the process may use.
+
     ``"ksg"`` / ``"ksg2"`` are KSG algorithms 1 and 2 (max-norm joint, strict
     ``<`` counts for algorithm 1).  ``"kl"`` is ``H(x) + H(y) - H(x, y)`` with
     Kozachenko-Leonenko entropies from the k-th neighbour (Euclidean joint);

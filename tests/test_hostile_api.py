@@ -344,6 +344,28 @@ def test_run_chunks_stops_on_an_error_without_running_the_rest():
     assert len(done) < 1000
 
 
+def test_run_chunks_stops_nested_work_when_the_outer_call_fails():
+    if usable_cores() < 2:
+        pytest.skip("needs two cores")
+    inner_done = []
+
+    def outer(lo, hi):
+        if lo == 0:
+            time.sleep(0.05)
+            raise ZeroDivisionError
+
+        def inner(a, b):
+            time.sleep(0.005)
+            inner_done.append(a)
+
+        run_chunks(inner, 2000, 1, max_chunk=1)  # about 10 s if nothing stops it
+
+    t0 = time.perf_counter()
+    with pytest.raises(ZeroDivisionError):
+        run_chunks(outer, 2, 2)
+    assert time.perf_counter() - t0 < 2.0 and len(inner_done) < 2000
+
+
 INTERRUPT_CASES = {
     # full-dimensional KSG, brute force (joint dimension 10), on one thread and on all
     "dense-1": ("X = rng.standard_normal((n, 5)); Y = X + rng.standard_normal((n, 5))",
