@@ -35,6 +35,7 @@ from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
 from ._threads import CHUNK_WORK, run_chunks
+from ._validation import tie_counts
 
 try:
     from ._cython._kdtree import KDTree
@@ -115,7 +116,7 @@ def _max_neighbour_dist(A: np.ndarray, ind: np.ndarray, block: int = 4096) -> np
     return out
 
 
-def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: int = 1) -> float:
+def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: int = 1, atoms: bool = False) -> float:
     """KSG estimate of I(X; Y) in nats for vectors of any dimension.
 
     Parameters
@@ -131,6 +132,13 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         inside the marginal extents of the k neighbours.
     workers : int, default 1
         Threads for the neighbour searches (``-1``: all cores).
+    atoms : bool, default False
+        Treat exact copies as atoms (Gao, Kannan, Oh & Viswanath 2017): a point
+        whose k-th joint neighbour is a copy (distance 0) uses the number of its
+        copies for k and the copies in each marginal for the counts, which gives
+        the plug-in estimate on atoms; KSG-2, whose rectangle correction fails at
+        a marginal atom of more than k copies, refuses such data.  False is the
+        textbook estimator, ties ranked by index.
 
     Returns
     -------
@@ -162,16 +170,39 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
         raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
     X = _unit_variance(X)
     Y = _unit_variance(Y)
+    if atoms and variant == 2:
+        for A, name in ((X, "X"), (Y, "Y")):
+            big = int(np.count_nonzero(tie_counts(A) > k))
+            if big:
+                # KSG-2 counts inside the marginal extents of the k neighbours; at an atom of more than k copies
+                # the extent is 0 and its rectangle correction (-1/k) no longer holds
+                raise ValueError(
+                    f"{big} of the {n} samples of {name} have more than k={k} exact copies (an atom); KSG "
+                    "algorithm 2 is biased there in full dimension. Use estimator='ksg' (algorithm 1, the "
+                    "mixed estimator of Gao et al. 2017), or the 1-D path, which breaks ties by a jitter."
+                )
     dense = _dense_kernels() if X.shape[1] + Y.shape[1] >= KSG_DENSE_MIN_DIM else None
     if dense is not None:
         n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)
     else:
         n_x, n_y = _ksg_counts_tree(X, Y, k, variant, workers)
+    g = tie_counts(X, Y) if atoms else np.ones(n)
+    atom = g > k  # the k-th joint neighbour is a copy of the point: its distance is 0
     if variant == 1:
-        avg = np.mean(digamma(n_x + 1.0) + digamma(n_y + 1.0))
-        return float(digamma(k) + digamma(n) - avg)
-    avg = np.mean(digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64)))
-    return float(digamma(k) - 1.0 / k + digamma(n) - avg)
+        terms = digamma(n_x + 1.0) + digamma(n_y + 1.0)
+        const = digamma(k) + digamma(n)
+    else:
+        terms = digamma(n_x.astype(np.float64)) + digamma(n_y.astype(np.float64))
+        const = digamma(k) - 1.0 / k + digamma(n)
+    if not atom.any():
+        return float(const - np.mean(terms))
+    # Gao, Kannan, Oh & Viswanath (2017): at an atom, k becomes the number of copies and the marginal
+    # counts are the copies in each marginal, which turns KSG into the plug-in estimator on atoms
+    local = const - terms
+    local[atom] = (digamma(g[atom] - 1.0) + digamma(n)
+                   - digamma(tie_counts(X)[atom].astype(np.float64))
+                   - digamma(tie_counts(Y)[atom].astype(np.float64)))
+    return float(np.mean(local))
 
 
 #: KSG searches in a joint space of this many dimensions (``dx + dy``) or more run by
@@ -541,7 +572,7 @@ def kl_mi(
     )
 
 
-def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1) -> float:
+def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = False) -> float:
     """Ross (2014) estimate of I(X; L) for continuous X and discrete labels L.
 
     For each point, ``d_i`` is the max-norm distance to its k-th nearest neighbour
@@ -558,6 +589,9 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1) -> float:
     k : int
         Every class needs more than k points.
     workers : int, default 1
+    atoms : bool, default False
+        At a point whose k-th same-class neighbour is an exact copy (radius 0),
+        use the number of its same-class copies for k (Gao et al. 2017).
 
     Returns
     -------
@@ -596,4 +630,10 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1) -> float:
     m = _tree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
     avg_class = np.mean(digamma(counts[inverse].astype(np.float64)))
     avg_m = np.mean(digamma(m.astype(np.float64)))
-    return float(digamma(n) - avg_class + digamma(k) - avg_m)
+    g = tie_counts(X, inverse[:, None]) if atoms else np.ones(n)
+    atom = g > k  # the k-th same-class neighbour is a copy: radius 0
+    if not atom.any():
+        return float(digamma(n) - avg_class + digamma(k) - avg_m)
+    # at an atom the number of same-class copies replaces k (Gao, Kannan, Oh & Viswanath 2017)
+    kk = np.where(atom, g - 1.0, float(k))
+    return float(digamma(n) - avg_class + np.mean(digamma(kk)) - avg_m)

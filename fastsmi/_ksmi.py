@@ -39,13 +39,19 @@ def _prepare(P: np.ndarray, jitter: np.ndarray, tol: float) -> Optional[np.ndarr
 
 def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarray], frames_x: np.ndarray,
                 frames_y: Optional[np.ndarray], jitter_x: np.ndarray, jitter_y: Optional[np.ndarray],
-                estimator: str, k: int, n_jobs: Optional[int], progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-slice MI estimates and status codes (1/2: a constant projected coordinate of X/Y)."""
+                estimator: str, k: int, n_jobs: Optional[int], progress=None,
+                tols: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-slice MI estimates and status codes (1/2: a constant projected coordinate of X/Y).
+
+    ``tols``: the rounding tolerances of X and Y (:func:`~fastsmi._validation.rounding_tolerance`),
+    computed from ``X`` and ``Y`` alone when not given.
+    """
     from ._mi import _mi_full
 
     m = frames_x.shape[0]
-    tol_x = rounding_tolerance(X)
-    tol_y = 0.0 if Y is None else rounding_tolerance(Y)
+    if tols is None:
+        tols = (rounding_tolerance(X), 0.0 if Y is None else rounding_tolerance(Y))
+    tol_x, tol_y = float(tols[0]), float(tols[1])
     out = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
 

@@ -1,6 +1,7 @@
 """Mutual information and entropy without slicing: the public :func:`mi` and :func:`entropy`."""
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import numpy as np
@@ -62,6 +63,25 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     float
         The estimate in nats.
 
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`smi`; the tie policy is the same.
+
+    Notes
+    -----
+    Each column is centred on its lower median and scaled by its own power of
+    two (MI is invariant to per-column affine maps; both steps are exact), and
+    constant columns are dropped with one warning (they change no MI).  Ties
+    follow the policy of :func:`smi`: the KL-type estimators refuse tied
+    samples; KSG handles atoms.  In full dimension, where no jitter is added,
+    a point whose k-th neighbour is an exact copy uses the counts of Gao,
+    Kannan, Oh & Viswanath (2017): the number of copies replaces k and the
+    marginal counts are the copies in each marginal (for labels, the copies in
+    the class replace k in Ross's estimator), which gives the plug-in estimate
+    on atoms; ``"ksg2"`` refuses atoms of more than k copies there, where its
+    rectangle correction fails.  See ``docs/ties_and_scale.md``.
+
     Examples
     --------
     >>> import numpy as np
@@ -89,9 +109,16 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     else:
         Ym = V.as_samples(Y, "Y")
         V.check_same_length(Xm, Ym)
-        V.check_not_constant(Ym, "Y")
+        # MI is invariant to per-column affine maps and ignores constant columns: centre, scale each
+        # column by a power of two (exact) and drop the constant ones
+        raw_y = Ym
+        Ym = _prepare_full(Ym, "Y")
         dy = Ym.shape[1]
-    V.check_not_constant(Xm, "X")
+    raw_x = Xm
+    Xm = _prepare_full(Xm, "X")
+    dx = Xm.shape[1]
+    V.check_ties(Xm, None if y_discrete else Ym, codes if y_discrete else None, k, estimator,
+                 raw=(raw_x, None if y_discrete else raw_y))
     if dx == 1 and dy == 1:
         from ._smi import smi
 
@@ -102,13 +129,20 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     return _mi_full(Xm, codes if y_discrete else Ym, estimator, k, y_discrete, _workers(n_jobs))
 
 
+def _prepare_full(A: np.ndarray, name: str) -> np.ndarray:
+    """The non-constant columns of ``A``, centred and scaled by powers of two."""
+    const = V.check_not_constant(A, name, stacklevel=4)
+    B, _ = V.centre_and_scale(A, per_column=True)
+    return np.ascontiguousarray(B[:, ~const]) if const.any() else B
+
+
 def _mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: bool, workers: int) -> float:
     from . import _fulldim
     from ._plan import entropy_weights
 
     if y_discrete:
         if estimator == "ksg":
-            return _fulldim.ross_mi(X, Y, k=k, workers=workers)
+            return _fulldim.ross_mi(X, Y, k=k, workers=workers, atoms=True)
         # H(X) - sum_c p_c H(X | c)
         w = entropy_weights(estimator, k, X.shape[1])
         opts = dict(weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed", workers=workers)
@@ -119,7 +153,7 @@ def _mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: b
             total -= sub.shape[0] / X.shape[0] * _fulldim.kl_entropy(sub, **opts)
         return float(total)
     if estimator in ("ksg", "ksg2"):
-        return _fulldim.ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers)
+        return _fulldim.ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers, atoms=True)
     dx, dy = X.shape[1], Y.shape[1]
     return _fulldim.kl_mi(
         X, Y,
@@ -164,8 +198,14 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     Raises
     ------
     ValueError
-        For duplicated samples (a zero neighbour distance has log -inf): add
-        noise or deduplicate first.
+        For duplicated samples or a constant column (an atom: the entropy is
+        -inf): add noise or deduplicate first.
+
+    Notes
+    -----
+    The data are centred and multiplied by ``2**-e`` (exact) before the
+    search, and ``d e log 2`` is added back: ``entropy(2**p x + b)`` is
+    ``entropy(x) + d p log 2`` to rounding over the whole float64 range.
 
     Examples
     --------
@@ -183,18 +223,22 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     estimator = estimator.lower()
     V.check_n_jobs(n_jobs)
     x = V.drop_missing({"x": x}, nan_policy)[0]["x"]
-    A = V.as_samples(x, "x")
-    n, d = A.shape
+    raw = V.as_samples(x, "x")
+    n, d = raw.shape
     k = V.check_k(k, n)
-    V.check_not_constant(A, "x")
+    V.check_not_constant(raw, "x", columns="raise")
+    # H(2**e A + b) = H(A) + d e log 2: estimate on centred data of unit magnitude, add the exact shift
+    A, e = V.centre_and_scale(raw)
+    V.check_ties(A, None, None, k, estimator, raw=(raw, None), names=("x", None))
+    shift = d * float(e[0]) * math.log(2.0)
     from ._plan import entropy_offsets, entropy_weights
 
     w = entropy_weights(estimator, k, d)
     if d > 1:
         from . import _fulldim
 
-        return _fulldim.kl_entropy(A, weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed",
-                                   workers=_workers(n_jobs))
+        return shift + _fulldim.kl_entropy(A, weights=w, whiten=estimator == "seed",
+                                           seed_offset=estimator == "seed", workers=_workers(n_jobs))
     r = _knn_1d(np.sort(A[:, 0]), k)
     if np.any(r[:, 0] == 0.0):
         raise ValueError(
@@ -202,7 +246,7 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
             "add a small noise or deduplicate first."
         )
     mean_log = np.log(r).mean(axis=0)
-    return float(np.dot(w, entropy_offsets(estimator, k, n, 1) + mean_log))
+    return shift + float(np.dot(w, entropy_offsets(estimator, k, n, 1) + mean_log))
 
 
 def _knn_1d(xs: np.ndarray, k: int) -> np.ndarray:

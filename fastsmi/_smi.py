@@ -328,17 +328,34 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     ------
     ValueError, TypeError
         For NaN (unless omitted), inf, masked entries, mismatched lengths,
-        ``n <= k``, constant columns or projections, bad labels, non-numeric or
-        3-D input, unknown options, an invalid seed, or options that contradict
-        each other.
+        ``n <= k``, a constant X or Y, constant projections, ties the estimator
+        cannot handle (see Notes), bad labels, non-numeric or 3-D input, unknown
+        options, an invalid seed, or options that contradict each other.
 
     Notes
     -----
-    Each projected variable is standardised (mean 0, variance 1) before the
-    neighbour search, as scikit-learn does for KSG, and a deterministic
-    jitter, uniform on ``[-1e-10, 1e-10]`` standard deviations and drawn from
-    the seed, is added to every sample so that exact ties (duplicated rows,
-    ReLU zeros) give finite results.  Per slice, each sample is sorted once;
+    Scale and offset: X and Y are first centred column by column on one of
+    their own values (the lower median) and multiplied by a power of two, both
+    exact in float64, so ``smi(c X + b, Y)`` equals ``smi(X, Y)`` bit for bit
+    for ``c = 2**p`` (and to rounding for other ``c``) over the whole float64
+    range.  Constant columns are accepted with one warning; a constant
+    variable or a constant projection is an error.  Each projected variable
+    is then standardised (mean 0, variance 1) before the neighbour search, as
+    scikit-learn does for KSG, and a deterministic jitter, uniform on
+    ``[-1e-10, 1e-10]`` standard deviations and drawn from the seed, is added
+    to every sample to break exact ties.
+
+    Ties: ``"kl"``, ``"wkl"`` and ``"seed"`` need a density, and an atom (a
+    sample of X or Y equal to another: duplicated rows, ReLU zeros, discrete
+    values) makes their log-distances diverge, so any tied sample raises a
+    ValueError naming the tied fraction.  ``"ksg"`` and ``"ksg2"`` with the
+    jitter behave as the mixed estimator of Gao, Kannan, Oh & Viswanath
+    (2017) and are consistent on discrete-continuous mixtures; they refuse
+    data where more than 1% of the samples repeat an (x, y) pair at most
+    ``2k`` times (duplicated records), which biases them.  See
+    ``docs/ties_and_scale.md``.
+
+    Per slice, each sample is sorted once;
     marginal neighbour counts come from binary searches in the sorted order,
     and the joint neighbours from an exact grid search, O(n log n) per slice.
 
@@ -391,6 +408,15 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         discrete = None
     V.check_not_constant(X, "X")
     method = "sphere" if method is None else method
+    # SMI is invariant to c * X + b: centre the columns and scale by a power of two (exact), so that
+    # neither offsets nor extreme scales reach the projections' rounding tolerance or their squares
+    raw = (X, Ymat)
+    X, e_x = V.centre_and_scale(X)
+    tols = np.array([V.rounding_tolerance(X, raw[0], e_x), 0.0])
+    if Ymat is not None:
+        Ymat, e_y = V.centre_and_scale(Ymat)
+        tols[1] = V.rounding_tolerance(Ymat, raw[1], e_y)
+    V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
     if not isinstance(return_slices, (bool, np.bool_)):
@@ -401,7 +427,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         return _smi_k(X, Ymat, (codes, counts) if y_discrete else None,
                       n_projections=1000 if n_projections is None else n_projections,
                       estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
-                      progress=progress, slice_dim=slice_dim, client=client, t0=t0, n_omitted=n_omitted)
+                      progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols,
+                      n_omitted=n_omitted)
     if directions_x is not None:
         m = V.check_positive_int(len(np.asarray(directions_x)), "n_projections")
         if n_projections is not None and V.check_positive_int(n_projections, "n_projections") != m:
@@ -429,7 +456,6 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     keep = return_slices or client is not None or m <= KEEP_SLICES_MAX
     per_slice = np.empty(m) if keep else None
     moments = None if keep else _Moments()
-    tols = np.array([V.rounding_tolerance(X), 0.0 if Ymat is None else V.rounding_tolerance(Ymat)])
     common = dict(plan=plan, discrete=discrete, width=width, backend=backend_mod.NAME, search=search, n_jobs=n_jobs,
                   tols=tols)
 
@@ -598,7 +624,8 @@ def _finish(per_slice: np.ndarray, status: np.ndarray, m: int, estimator: str, k
 
 def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *, n_projections: int, estimator: str,
            k: int, seed: SeedLike, n_jobs: Optional[int], return_slices: bool, progress: Optional[bool],
-           slice_dim: int, client: Any, t0: float, n_omitted: int = 0) -> SMIResult:
+           slice_dim: int, client: Any, t0: float, tols: Optional[np.ndarray] = None,
+           n_omitted: int = 0) -> SMIResult:
     """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree."""
     from ._ksmi import frames, jitter_matrix, ksmi_slices
 
@@ -626,7 +653,7 @@ def _smi_k(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *,
     bar = _progress(m, progress)
     try:
         per_slice, status = ksmi_slices(X, Y, codes, frames_x, frames_y, jitter_x, jitter_y, estimator, k,
-                                        n_jobs, bar)
+                                        n_jobs, bar, tols=tols)
     finally:
         if bar is not None:
             bar.close()

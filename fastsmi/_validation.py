@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -64,13 +64,159 @@ def check_same_length(X: np.ndarray, Y: np.ndarray, x_name: str = "X", y_name: s
     return X.shape[0]
 
 
-def check_not_constant(A: np.ndarray, name: str) -> None:
-    """Reject a column with a single value: it carries no information and breaks scaling."""
-    const = np.flatnonzero(A.max(axis=0) == A.min(axis=0))
-    if const.size:
+def _resolution_note(A: np.ndarray, name: str) -> str:
+    """A sentence naming the columns that float64 stores too coarsely for their spread, or ''."""
+    hi = np.abs(A).max(axis=0)
+    spread = A.max(axis=0) - A.min(axis=0)
+    # float64 spacing at the column's magnitude, against the column's own range
+    coarse = np.flatnonzero(np.spacing(hi) > 1e-6 * np.where(spread > 0, spread, 0.0))
+    if not coarse.size:
+        return ""
+    j = int(coarse[0])
+    return (
+        f" Column {j} of {name} has values of magnitude {hi[j]:.3g} where float64 numbers are "
+        f"{np.spacing(hi[j]):.3g} apart, against a range of {spread[j]:.3g}: the data were probably rounded "
+        "when a large offset was added; subtract the offset before converting to float64."
+    )
+
+
+def check_not_constant(A: np.ndarray, name: str, *, columns: str = "warn", stacklevel: int = 3) -> np.ndarray:
+    """Refuse a constant variable; return the mask of its constant columns.
+
+    A variable with a single value carries no information.  A constant column
+    of a multivariate variable is legitimate data (e.g. pixels that are always
+    0): with ``columns="warn"`` it is accepted with one warning, with
+    ``columns="raise"`` (entropy, which is -inf for such a variable) refused.
+    """
+    const = A.max(axis=0) == A.min(axis=0)
+    if const.all():
+        others = " and so is every other column" if A.shape[1] > 1 else ""
         raise ValueError(
-            f"column {const[0]} of {name} is constant; drop constant columns "
-            f"(e.g. {name}[:, {name}.std(axis=0) > 0]) before estimating."
+            f"column 0 of {name} is constant{others}, so {name} is constant (every sample has the same value); "
+            "its mutual information with anything is 0 and cannot be estimated from neighbour distances: "
+            "check the data." + _resolution_note(A, name)
+        )
+    if const.any():
+        idx = np.flatnonzero(const)
+        if idx.size == 1:
+            which = f"column {idx[0]} of {name} is"
+        else:
+            which = f"{idx.size} columns of {name} (first: {idx[0]}) are"
+        if columns == "raise":
+            raise ValueError(
+                f"{which} constant, so {name} has no density and its entropy is -inf; "
+                f"drop constant columns (e.g. {name}[:, {name}.std(axis=0) > 0]) first."
+            )
+        warnings.warn(
+            f"{which} constant; a constant coordinate carries no information and is ignored "
+            "(it shifts every projection by a constant).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return const
+
+
+def centre_and_scale(A: np.ndarray, *, per_column: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(B, e)`` with ``A = B * 2**e + median``: columns centred, scaled by a power of two.
+
+    Each column's lower median (one of its own values) is subtracted, then the
+    data are multiplied by ``2**-e`` so that ``max|B|`` lies in ``[0.5, 1)``:
+    one exponent for the whole array, or one per column with ``per_column``.
+    For ``c * A + b`` with ``c`` a power of two and ``c * A + b`` exact in
+    float64, ``B`` is bit for bit the same as for ``A``: both steps commute with
+    rounding.  Centring removes offsets that would swamp a projection's rounding
+    tolerance, and the scaling keeps squares of the data away from overflow
+    (|A| near 1e155) and underflow (|A| near 1e-200).
+    """
+    n = A.shape[0]
+    mid = (n - 1) // 2
+    med = np.partition(A, mid, axis=0)[mid]
+    B = A - med
+    if not np.isfinite(B).all():
+        raise ValueError(
+            "the range of the data exceeds float64 (max - min overflows); rescale it, e.g. divide by its largest "
+            "absolute value, before estimating."
+        )
+    B += 0.0  # -0.0 -> +0.0, so that equal rows have equal bytes
+    top = np.abs(B).max(axis=0) if per_column else np.array([np.abs(B).max()])
+    e = np.where(top > 0, np.frexp(top)[1], 0).astype(np.int64)
+    if np.any(e):
+        B = np.ldexp(B, -e if per_column else -int(e[0]))
+    return np.ascontiguousarray(B), e
+
+
+#: Estimators whose entropies need a density: an atom (tied samples) makes them diverge.
+KL_ESTIMATORS = ("kl", "wkl", "seed")
+
+
+def row_ids(A: np.ndarray) -> np.ndarray:
+    """An integer per row of ``A``, equal for equal rows (compared as bytes; ``-0.0`` counts as ``0.0``)."""
+    if np.any((A == 0) & np.signbit(A)):
+        A = A + 0.0  # -0.0 -> +0.0; a copy only when a negative zero is present
+    A = np.ascontiguousarray(A)
+    rows = A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1])))[:, 0]
+    return np.unique(rows, return_inverse=True)[1].ravel()
+
+
+def tie_counts(A: np.ndarray, B: Optional[np.ndarray] = None) -> np.ndarray:
+    """For every row, the number of rows (itself included) equal to it: rows of ``A``, or of ``[A, B]``.
+
+    The joint rows are compared through the ids of each side, so ``[A, B]`` is never built.
+    """
+    ids = row_ids(A)
+    if B is not None:
+        other = row_ids(B)
+        pair = ids.astype(np.int64) * (int(other.max()) + 1) + other
+        ids = np.unique(pair, return_inverse=True)[1].ravel()
+    counts = np.bincount(ids)
+    return counts[ids]
+
+
+#: Largest fraction of samples allowed in small repeated (x, y) groups for KSG (see :func:`check_ties`).
+SMALL_ATOM_TOLERANCE = 0.01
+
+
+def check_ties(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarray], k: int, estimator: str,
+               raw: tuple = (None, None), names: tuple = ("X", "Y")) -> None:
+    """Apply the tie policy; ``X``, ``Y`` are the centred data, ``codes`` the labels, ``raw`` for messages.
+
+    * ``"kl"``, ``"wkl"``, ``"seed"``: their entropies need a density, and an
+      atom (a sample equal to another) makes the log-distances diverge: any
+      tied sample of X (or of Y) is refused.
+    * ``"ksg"``, ``"ksg2"``: with the tie-breaking jitter KSG is the mixed
+      estimator of Gao, Kannan, Oh & Viswanath (2017), consistent for samples of
+      discrete-continuous mixtures.  It reads a repeated ``(x, y)`` pair as an
+      atom; an atom of at most ``2k`` copies is too small to be resolved (each copy
+      counts its twins as neighbours: duplicated records add about 0.4 nats at
+      k = 5), so more than :data:`SMALL_ATOM_TOLERANCE` of the samples in such
+      groups is refused.
+    """
+    if estimator in KL_ESTIMATORS:
+        fix = ("Use estimator='ksg', which handles discrete-continuous mixtures, or de-duplicate the data."
+               if names[1] is not None else "An atom has entropy -inf: de-duplicate the data or add noise.")
+        for A, name, r in ((X, names[0], raw[0]), (Y, names[1], raw[1])):
+            if A is None:
+                continue
+            g = tie_counts(A)
+            tied = int(np.count_nonzero(g > 1))
+            if tied:
+                raise ValueError(
+                    f"{name} has duplicated values: {tied} of its {A.shape[0]} samples ({tied / A.shape[0]:.3g}) "
+                    "equal another sample; "
+                    f"the {estimator!r} estimator needs a density and an atom (tied samples: duplicated rows, ReLU "
+                    f"zeros, discrete values) makes its log-distances diverge. {fix}"
+                    + ("" if r is None else _resolution_note(r, name))
+                )
+        return
+    g = tie_counts(X, Y if Y is not None else codes[:, None])
+    small = int(np.count_nonzero((g > 1) & (g <= 2 * k)))
+    if small > SMALL_ATOM_TOLERANCE * X.shape[0]:
+        raise ValueError(
+            f"{small} of the {X.shape[0]} samples ({small / X.shape[0]:.3g}) repeat an (X, Y) pair that occurs "
+            f"only 2 to {2 * k} times (2k); the {estimator!r} estimator reads a repeated pair as an atom and such "
+            "small atoms bias it (duplicated records add about 0.4 nats at k=5). If these are duplicated records, "
+            "de-duplicate them (np.unique(np.hstack([X, Y]), axis=0)); if the data are discrete, use more samples "
+            "per value."
         )
 
 
@@ -154,13 +300,21 @@ def check_n_jobs(n_jobs: Any) -> None:
         raise ValueError(f"n_jobs must be a positive integer, -1 or None (all cores), got {n_jobs!r}.")
 
 
-def rounding_tolerance(A: np.ndarray) -> float:
+def rounding_tolerance(A: np.ndarray, raw: Optional[np.ndarray] = None, exponent: Any = 0) -> float:
     """Largest range a projection of ``A`` on a unit direction can have from rounding alone.
 
     A dot product of d terms has error at most about ``d * eps * max|A|``; a
-    projection whose range is below 1e-12 * d * max|A| is constant.
+    projection whose range is below 1e-12 * d * max|A| is constant.  ``A`` is
+    the centred data (:func:`centre_and_scale`): an offset must not count.
+    With ``raw`` (the data as given, ``A = raw * 2**-exponent`` up to the centre)
+    the rounding of the data themselves counts too: column j is only known to
+    ``spacing(max|raw_j|)``, which is large when a big offset was added.
     """
-    return 1e-12 * A.shape[1] * float(np.abs(A).max())
+    tol = 1e-12 * A.shape[1] * float(np.abs(A).max())
+    if raw is not None:
+        stored = np.spacing(np.abs(raw).max(axis=0)) * np.ldexp(1.0, -np.asarray(exponent, dtype=np.int64))
+        tol += float(stored.sum())
+    return tol
 
 
 NAN_POLICIES = ("raise", "omit")

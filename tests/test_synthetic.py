@@ -266,7 +266,7 @@ def test_cli_flags_map_to_config():
     assert cfg.estimators == ("ksg",) and cfg.kinds == ("sliced",)
     assert cfg.n_jobs == 1  # one thread per Dask task unless --n-jobs
     assert cfg.dims == syn.SyntheticConfig.preset("fig2", quick=True).dims
-    assert main(["synthetic", "fig1", "--estimators", "kl", "--kinds", "full", "--out", "/nonexistent/x"]) == 1
+    assert main(["synthetic", "fig1", "--estimators", "kl", "--kinds", "full", "--out", "/nonexistent/x"]) == 2
 
 
 def test_cli_runs_full_grids_in_a_process_pool_by_default(monkeypatch):
@@ -289,7 +289,7 @@ def test_cli_runs_full_grids_in_a_process_pool_by_default(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
     assert _processes(full) is None
-    assert main(["synthetic", "fig1", "--processes", "0", "--out", "/nonexistent/x"]) == 1
+    assert main(["synthetic", "fig1", "--processes", "0", "--out", "/nonexistent/x"]) == 2
 
 
 def test_markdown_answers_ksg_vs_seed_at_high_d():

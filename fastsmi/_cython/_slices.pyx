@@ -228,7 +228,8 @@ cdef double whiten_pair(const double *x, const double *y, Py_ssize_t n, double *
         sxy += dx * dy
     rho = sxy / sqrt(sxx * syy)
     one_minus = 1.0 - rho * rho
-    if not one_minus > 0.0:
+    # below 1e-12 the pair is linearly dependent up to the tie-breaking jitter (1e-20): refused
+    if not one_minus > 1e-12:
         return NAN
     sx = sqrt(sxx / n)
     sy = sqrt(syy / n)

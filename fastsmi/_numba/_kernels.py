@@ -23,7 +23,16 @@ from numba import njit, prange
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from .._plan import FAMILY_KSG
 from ._joint import alloc_workspace, joint_log_means, knn_all, kth_all, sort_joint, sort_values
-from ._neighbors import METRIC_EUCLIDEAN, METRIC_MAX, count_all_strict, count_pair, count_within, knn_sorted, pair_moments
+from ._neighbors import (
+    METRIC_EUCLIDEAN,
+    METRIC_MAX,
+    count_all_strict,
+    count_all_within,
+    count_pair,
+    knn_sorted,
+    kth_sorted,
+    pair_moments,
+)
 
 STATUS_OK = 0
 STATUS_CONSTANT_X = 1
@@ -79,7 +88,9 @@ def whiten_pair(x, y, z1, u2, z2):
     mx, my, sxx, syy, sxy = pair_moments(x, y)
     rho = sxy / np.sqrt(sxx * syy)
     one_minus = 1.0 - rho * rho
-    if not one_minus > 0.0:
+    # below 1e-12 the pair is linearly dependent up to the tie-breaking jitter (1e-20): MI > 13.8 nats,
+    # beyond any k-NN estimate, so the whitening is refused rather than given to rounding
+    if not one_minus > 1e-12:
         return np.nan
     sx = np.sqrt(sxx / n)
     sy = np.sqrt(syy / n)
@@ -227,32 +238,67 @@ def _class_sorted(x, codes, class_start, ws):
 
 @njit(**JIT_OPTIONS)
 def ross_slice(x, codes, class_start, k, psi, ws):
-    """Ross (2014) estimate without constants: ``-mean_i psi(m_i)``."""
+    """Ross (2014) estimate without constants: ``-mean_i psi(m_i)``.
+
+    ``m_i`` counts the other points of the whole sample within the distance from
+    point i to its k-th neighbour in its own class.  The radii are found per
+    class (``ws[16]``, in class order), then all counts by grouped branch-free
+    searches (``ws[19]``).
+    """
     n = x.shape[0]
     _class_sorted(x, codes, class_start, ws)
-    xs, cls_vals, dist = ws[0], ws[1], ws[10]
-    total = 0.0
+    xs, cls_vals, radius, counts = ws[0], ws[1], ws[16], ws[19]
     n_classes = class_start.shape[0] - 1
     for c in range(n_classes):
-        vals = cls_vals[class_start[c]:class_start[c + 1]]
+        lo = class_start[c]
+        vals = cls_vals[lo:class_start[c + 1]]
         for q in range(vals.shape[0]):
-            knn_sorted(vals, q, k, dist)
-            radius = dist[k - 1]
-            m = count_within(xs, vals[q], radius, False) - 1
-            total += psi[m]
+            radius[lo + q] = kth_sorted(vals, q, k)
+    count_all_within(xs, cls_vals, radius, counts)
+    total = 0.0
+    for i in range(n):
+        total += psi[counts[i] - 1]
     return -total / n
 
 
 @njit(**JIT_OPTIONS)
+def _single_weight(coef):
+    """The one neighbour index ``j`` that carries weight in ``coef``, or -1 if several do."""
+    j_only = -1
+    for j in range(coef.shape[1]):
+        if coef[0, j] != 0.0 or coef[1, j] != 0.0:
+            if j_only >= 0:
+                return -1
+            j_only = j
+    return j_only
+
+
+@njit(**JIT_OPTIONS)
 def kl_discrete_slice(x, codes, class_start, k, coef, ws):
-    """``sum_j coef[0,j] mean_i log r_ij - coef[1,j] mean_i log r_ij^(class)``."""
+    """``sum_j coef[0,j] mean_i log r_ij - coef[1,j] mean_i log r_ij^(class)``.
+
+    When a single neighbour carries weight (``"kl"``: the k-th; the seed's
+    weights in 1-D: the first), only its distance is found and logged; the
+    other terms are exact zeros, so the sum is unchanged.
+    """
     n = x.shape[0]
     _class_sorted(x, codes, class_start, ws)
     xs, cls_vals, dist = ws[0], ws[1], ws[10]
+    n_classes = class_start.shape[0] - 1
+    j_only = _single_weight(coef)
+    if j_only >= 0:
+        s_all = 0.0
+        for p in range(n):
+            s_all += np.log(kth_sorted(xs, p, j_only + 1))
+        s_cls = 0.0
+        for c in range(n_classes):
+            vals = cls_vals[class_start[c]:class_start[c + 1]]
+            for q in range(vals.shape[0]):
+                s_cls += np.log(kth_sorted(vals, q, j_only + 1))
+        return coef[0, j_only] * (0.0 + s_all / n) - coef[1, j_only] * (s_cls / n)
     lall = np.zeros(k)
     mean_log_knn_1d(xs, k, dist, lall)
     sums = np.zeros(k)
-    n_classes = class_start.shape[0] - 1
     for c in range(n_classes):
         vals = cls_vals[class_start[c]:class_start[c + 1]]
         for q in range(vals.shape[0]):

@@ -216,6 +216,64 @@ def count_within(xs, xi, radius, strict):
 
 
 @njit(**JIT_OPTIONS)
+def count_all_within(xs, query, radius, out):
+    """``out[i]`` = number of entries of sorted ``xs`` with ``|xs[j] - query[i]| <= radius[i]``.
+
+    The comparisons are those of :func:`count_within` (not strict), so the counts
+    agree exactly.  As in :func:`count_all_strict`, each count is the difference of
+    two prefix lengths found by branch-free binary searches over the whole of
+    ``xs``, :data:`COUNT_GROUP` queries at a time so that their searches overlap in
+    the pipeline.  Every radius must be ``>= 0``.
+    """
+    n = xs.shape[0]
+    b = query.shape[0]
+    pos = np.zeros((2, COUNT_GROUP), np.int64)
+    q = np.empty((2, COUNT_GROUP))
+    for base in range(0, b, COUNT_GROUP):
+        for lane in range(COUNT_GROUP):
+            i = min(base + lane, b - 1)
+            q[0, lane] = query[i]
+            q[1, lane] = radius[i]
+            pos[0, lane] = 0
+            pos[1, lane] = 0
+        length = n
+        while length > 1:
+            half = length >> 1
+            for lane in range(COUNT_GROUP):
+                x0 = q[0, lane]
+                r = q[1, lane]
+                a = pos[0, lane] + half
+                pos[0, lane] = a if xs[a] - x0 <= r else pos[0, lane]
+                c = pos[1, lane] + half
+                pos[1, lane] = c if x0 - xs[c] > r else pos[1, lane]
+            length -= half
+        for lane in range(min(COUNT_GROUP, b - base)):
+            x0 = q[0, lane]
+            r = q[1, lane]
+            a = pos[0, lane] + (xs[pos[0, lane]] - x0 <= r)
+            c = pos[1, lane] + (x0 - xs[pos[1, lane]] > r)
+            out[base + lane] = a - c
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def kth_sorted(xs, pos, k):
+    """Distance from ``xs[pos]`` to its ``k``-th nearest other entry of sorted ``xs``.
+
+    The k nearest entries form a window of k + 1 consecutive entries holding
+    ``pos``, so the k-th distance is the smallest, over those windows, of the
+    larger of the two end distances: the same value as ``knn_sorted(...)[k - 1]``,
+    from the same subtractions, without the merge's data-dependent branches.
+    Needs ``k < len(xs)``.
+    """
+    n = xs.shape[0]
+    x0 = xs[pos]
+    best = np.inf
+    for j in range(max(0, k - pos), min(k, n - 1 - pos) + 1):
+        best = min(best, max(x0 - xs[pos - k + j], xs[pos + j] - x0))
+    return best
+
+
+@njit(**JIT_OPTIONS)
 def knn_sorted(xs, pos, k, out):
     """The ``k`` nearest-neighbour distances of ``xs[pos]`` among the other entries.
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 __all__ = ["add_parser", "main", "run_from_args", "config_from_args"]
@@ -175,7 +176,7 @@ def _client(args: argparse.Namespace) -> Iterator[Optional[Any]]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise SystemExit("--dask/--scheduler need Dask: pip install 'fastsmi[dask]'") from None
+        raise _OptionError("--dask and --scheduler need Dask: pip install 'fastsmi[dask]'") from None
     if args.scheduler:
         with Client(args.scheduler) as client:
             yield client
@@ -185,36 +186,59 @@ def _client(args: argparse.Namespace) -> Iterator[Optional[Any]]:
         yield client
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run the experiment described by parsed arguments; return the exit code.
+class _OptionError(ValueError):
+    """An option combination or environment that stops the run before it starts."""
 
-    0 when the grid is complete or ``--max-cells`` stopped it early (rerun to continue),
-    1 on an invalid parameter combination.
+
+def _fail(message: Any) -> None:
+    text = " ".join(str(message).split())
+    print(f"fastsmi synthetic: error: {text}", file=sys.stderr)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the experiment described by parsed arguments; return the exit status.
+
+    0 when the grid is complete or ``--max-cells`` stopped it early (rerun to continue);
+    2 for a bad option, an option combination, a missing Dask, or an output directory
+    holding results of other parameters; 1 when the system refuses to write the outputs;
+    130 on Ctrl-C (the finished cells are kept: rerun to resume).  Each error is one line
+    on stderr, never a traceback.
     """
     from pathlib import Path
 
     from .synthetic import run_experiment
 
-    if args.processes is not None and args.processes < 1:
-        print(f"error: --processes must be a positive integer, got {args.processes}", file=sys.stderr)
-        return 1
-    if sum(map(bool, (args.dask, args.scheduler, args.processes))) > 1:
-        print("error: use only one of --dask, --scheduler and --processes", file=sys.stderr)
-        return 1
     try:
+        if args.processes is not None and args.processes < 1:
+            raise _OptionError(f"--processes must be a positive integer, got {args.processes}")
+        if args.dask_workers is not None and args.dask_workers < 1:
+            raise _OptionError(f"--dask-workers must be a positive integer, got {args.dask_workers}")
+        if args.max_cells is not None and args.max_cells < 0:
+            raise _OptionError(f"--max-cells must be a non-negative integer, got {args.max_cells}")
+        if sum(map(bool, (args.dask, args.scheduler, args.processes))) > 1:
+            raise _OptionError("use only one of --dask, --scheduler and --processes")
         config = config_from_args(args)
+        out = Path(args.out) if args.out else Path("fastsmi-out") / args.figure
+        with _client(args) as client, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = run_experiment(config, out, client=client, max_cells=args.max_cells,
+                                        processes=_processes(args), progress=args.progress,
+                                        plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
+            finally:  # the run's warnings (damaged rows dropped, failed cells) as one line each
+                for warning in caught:
+                    text = " ".join(str(warning.message).split())
+                    print(f"fastsmi synthetic: warning: {text}", file=sys.stderr)
     except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(exc)
+        return 2
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _fail(f"cannot write the results: {exc.strerror or exc}{where}; choose another --out")
         return 1
-    out = Path(args.out) if args.out else Path("fastsmi-out") / args.figure
-    try:
-        with _client(args) as client:
-            result = run_experiment(config, out, client=client, max_cells=args.max_cells, processes=_processes(args),
-                                    progress=args.progress,
-                                    plots=not args.no_plots, overwrite=args.overwrite, warm_up=args.warm_up)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        _fail("interrupted; the finished cells are saved: run the same command again to resume")
+        return 130
     print(f"{result.computed} cells computed, {result.skipped} already done, {result.remaining} remaining "
           f"({result.seconds:.1f} s) -> {out}")
     if result.complete:

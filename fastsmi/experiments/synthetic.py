@@ -476,16 +476,74 @@ def _row_key(row: dict[str, Any]) -> tuple:
     return (row["model"], row["d"], row["mi"], row["run"], row["estimator"], row["sliced"])
 
 
-def _repair_tail(path: Path) -> None:
-    """Drop a partly written last line (left by a kill during a write)."""
-    with open(path, "rb+") as fh:
-        data = fh.read()
-        if data and not data.endswith(b"\n"):
-            fh.truncate(data.rfind(b"\n") + 1)
+def _parse_row(fields: list[str]) -> Optional[dict[str, Any]]:
+    """A typed row, or ``None`` when the line is damaged (wrong field count, unparseable value)."""
+    if len(fields) != len(COLUMNS):
+        return None
+    try:
+        row = {name: _PARSERS[name](text) for name, text in zip(COLUMNS, fields)}
+    except (KeyError, ValueError):
+        return None
+    if row["model"] not in MODELS or row["estimator"] not in _SLICED_ESTIMATORS + _FULL_ESTIMATORS:
+        return None
+    return row
+
+
+def _read_results(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str]], bool]:
+    """Read ``results.csv`` without failing on damage.
+
+    Returns the good rows in file order, the damaged lines as ``(line number, text)``, and
+    whether the file needs rewriting (damaged lines, or a last line without its newline).
+    A kill during a write leaves a cut last line, possibly followed by the newline of a
+    later append; a cut row has too few fields or a value that does not parse (only a cut
+    inside the last, timing, column can still parse), so it is dropped and its cell is
+    computed again.  A header that is only the start of the expected one is a cut header.
+    """
+    data = path.read_bytes()
+    if not data:
+        return [], [], False
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    rewrite = not text.endswith("\n")
+    if lines[-1] == "":
+        lines.pop()
+    header = lines[0].rstrip("\r").split(",") if lines else []
+    if tuple(header) != COLUMNS:
+        expected = ",".join(COLUMNS)
+        if len(lines) == 1 and expected.startswith(lines[0].rstrip("\r")):
+            return [], [], True  # a cut header and nothing else
+        raise ValueError(
+            f"{path} has columns {header}, expected {list(COLUMNS)}; it was not written by this version "
+            "of fastsmi: use a new output directory, or --overwrite (overwrite=True) to discard it"
+        )
+    rows: list[dict[str, Any]] = []
+    damaged: list[tuple[int, str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            rewrite = True
+            continue
+        try:
+            row = _parse_row(next(csv.reader([line.rstrip("\r")])))
+        except csv.Error:  # e.g. a NUL byte
+            row = None
+        if row is None:
+            damaged.append((number, line))
+        else:
+            rows.append(row)
+    return rows, damaged, rewrite or bool(damaged)
+
+
+def _describe_damage(path: Path, damaged: list[tuple[int, str]]) -> str:
+    numbers = ", ".join(str(n) for n, _ in damaged[:5]) + (", ..." if len(damaged) > 5 else "")
+    return (f"{path}: {len(damaged)} damaged row(s) (line {numbers}: a cut or corrupted write) were dropped; "
+            "their cells are computed again")
 
 
 def load_results(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read a ``results.csv`` into typed rows (later duplicates of a cell win).
+
+    Damaged rows (a write cut by a kill, a corrupted line) are skipped with a
+    :class:`RuntimeWarning`; the file itself is not changed.
 
     Examples
     --------
@@ -498,20 +556,34 @@ def load_results(path: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    _repair_tail(path)
+    good, damaged, _ = _read_results(path)
+    if damaged:
+        warnings.warn(_describe_damage(path, damaged), RuntimeWarning, stacklevel=2)
     rows: dict[tuple, dict[str, Any]] = {}
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            return []
-        if tuple(reader.fieldnames) != COLUMNS:
-            raise ValueError(
-                f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
-                "it was not written by this version: use a new output directory"
-            )
-        for raw in reader:
-            row = {name: _PARSERS[name](raw[name]) for name in COLUMNS}
-            rows[_row_key(row)] = row
+    for row in good:
+        rows[_row_key(row)] = row
+    return list(rows.values())
+
+
+def _repair_results(path: Path) -> list[dict[str, Any]]:
+    """Load ``results.csv`` for a resume, rewriting it without its damaged lines.
+
+    The damaged lines are appended to ``results.csv.damaged`` (nothing is silently lost)
+    and reported in a :class:`RuntimeWarning`; every good row is kept, in its order.
+    """
+    if not path.exists():
+        return []
+    good, damaged, rewrite = _read_results(path)
+    if damaged:
+        with open(path.with_name(path.name + ".damaged"), "a", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for _, line in damaged)
+        warnings.warn(_describe_damage(path, damaged) + f" (kept in {path.name}.damaged)", RuntimeWarning,
+                      stacklevel=3)
+    if rewrite:
+        _write_sorted(path, good)
+    rows: dict[tuple, dict[str, Any]] = {}
+    for row in good:
+        rows[_row_key(row)] = row
     return list(rows.values())
 
 
@@ -859,7 +931,7 @@ def run_experiment(
     _check_resumable(config_path, config)
 
     cells = grid_cells(config)
-    existing = {_row_key(row): row for row in load_results(results_path)}
+    existing = {_row_key(row): row for row in _repair_results(results_path)}
     pending = [cell for cell in cells if cell.key not in existing]
     skipped = len(cells) - len(pending)
     todo = pending if max_cells is None else pending[:max_cells]

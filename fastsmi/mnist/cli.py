@@ -180,7 +180,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        sys.stderr.write(f"fastsmi mnist: {_INSTALL_HINT}\n")
+        sys.stderr.write(f"fastsmi mnist: error: {_INSTALL_HINT}\n")
         return 2
     import logging
 
@@ -194,10 +194,10 @@ def run_command(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         result = run_experiment(config)
     except MNISTNotFoundError as err:
-        sys.stderr.write(f"fastsmi mnist: {err}\n")
+        sys.stderr.write(f"fastsmi mnist: error: {err}\n")
         return 2
     except ValueError as err:
-        sys.stderr.write(f"fastsmi mnist: {err}\n")
+        sys.stderr.write(f"fastsmi mnist: error: {err}\n")
         return 2
     state = "finished" if result.completed else "stopped early (run again with the same --out to resume)"
     sys.stdout.write(f"fastsmi mnist: {state}; {summarize(result)}\n")

@@ -18,6 +18,9 @@ goes to an output folder:
     folder resumes after the last finished measurement.
 ``autoencoder.pt``, ``config.json``
     The trained autoencoder and the configuration of the run.
+``autoencoder.partial.pt``
+    The autoencoder's training state after its last finished epoch, while it
+    trains: a run killed during the autoencoder's training resumes from there.
 
 Randomness: all seeds derive from one :class:`numpy.random.SeedSequence`
 (``seed``). Each epoch's shuffle, dropout and noise are seeded by
@@ -318,7 +321,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     fastsmi.mnist.data.MNISTNotFoundError
         If ``dataset="mnist"`` and no copy of MNIST is found.
     ValueError
-        If ``config.out`` holds a checkpoint of a run with other settings.
+        If ``config.out`` holds a checkpoint of a run with other settings, or a damaged one.
 
     Examples
     --------
@@ -369,9 +372,19 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     measured: set[int] = set()
 
     if config.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt.get("version") != _CHECKPOINT_VERSION:
-            raise ValueError(f"{ckpt_path} has an unknown checkpoint version {ckpt.get('version')!r}")
+        try:
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # cut, corrupted or foreign: torch raises several types
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            raise ValueError(
+                f"{ckpt_path} cannot be read ({type(exc).__name__}: {detail}); "
+                "it is damaged or not a fastsmi checkpoint: use resume=False (--no-resume) to start afresh, "
+                "or another output folder"
+            ) from None
+        if not isinstance(ckpt, dict) or ckpt.get("version") != _CHECKPOINT_VERSION:
+            version = ckpt.get("version") if isinstance(ckpt, dict) else None
+            raise ValueError(f"{ckpt_path} has an unknown checkpoint version {version!r}; use resume=False "
+                             "(--no-resume) to start afresh, or another output folder")
         _check_compatible(ckpt["config"], config)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -410,13 +423,17 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
                 logger.info("autoencoder loaded (trained before)")
             else:
                 gen = torch.Generator().manual_seed(torch_seed(_child(ss, _KEY_AE, 1)))
+                partial = out / "autoencoder.partial.pt"
+                if not config.resume:
+                    partial.unlink(missing_ok=True)
                 losses = train_autoencoder(
                     ae, x_train, epochs=config.ae_epochs, batch_size=config.ae_batch_size,
-                    lr=config.ae_lr, generator=gen, progress=progress,
+                    lr=config.ae_lr, generator=gen, progress=progress, checkpoint=partial, signature=signature,
                 )
                 state = {"state": ae.state_dict(), "config": signature, "losses": losses}
             if source != ae_path:
                 _atomic_torch_save(state, ae_path)
+            (out / "autoencoder.partial.pt").unlink(missing_ok=True)
             if shared is not None and not shared.is_file():
                 try:
                     shared.parent.mkdir(parents=True, exist_ok=True)
