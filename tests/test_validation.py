@@ -93,10 +93,10 @@ def test_constant_projection_is_reported():
     "kwargs,error,message",
     [
         (dict(x=np.r_[0.0, 0.0, np.arange(20.0)]), ValueError,
-         r"x has duplicated values: a zero neighbour distance makes the KL entropy -inf; add a small noise or "
-         r"deduplicate"),
+         r"x has duplicated values: 3 of its 22 samples \(0\.136\) equal another sample; .*"
+         r"An atom has entropy -inf: de-duplicate the data or add noise"),
         (dict(estimator="ksg"), ValueError, r"unknown entropy estimator 'ksg'; choose one of 'kl', 'wkl', 'seed'"),
-        (dict(x=np.ones(30)), ValueError, r"column 0 of x is constant; drop constant columns"),
+        (dict(x=np.ones(30)), ValueError, r"column 0 of x is constant, so x is constant .*check the data"),
         (dict(k=30), ValueError, r"need more samples than neighbours: n=30 but k=30; use k < n"),
     ],
 )
