@@ -375,8 +375,8 @@ def drop_missing(arrays: dict[str, Any], nan_policy: Any) -> tuple[dict[str, Any
                 first = np.argwhere(np.isnan(arr))[0]
                 col = first[1] if arr.ndim == 2 else 0
                 raise ValueError(
-                    f"{name} contains NaN or inf (first at row {first[0]}, column {col}), here a NaN; drop or impute "
-                    "those samples, or pass nan_policy='omit' to drop every row with a NaN."
+                    f"{name} contains NaN or inf (first at row {first[0]}, column {col}); drop or impute those "
+                    "samples first, or pass nan_policy='omit' to drop every row with a NaN."
                 )
         elif bad.any():
             rows[name] = bad
