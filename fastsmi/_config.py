@@ -41,6 +41,18 @@ LLVM_OPTIONS: tuple = ("-x86-cmov-converter=false",)
 #: Options for the parallel (``prange``) drivers, entry kernels too.
 PARALLEL_JIT_OPTIONS: dict = dict(ENTRY_JIT_OPTIONS, parallel=True)
 
+
+def disable_numba_cache() -> None:
+    """Compile every Numba kernel without the on-disk cache (set before the kernels are defined).
+
+    Used when Numba finds no writable cache directory: it would otherwise refuse
+    to define a cached kernel at all.
+    """
+    global CACHE_MODE
+    CACHE_MODE = "0"
+    for options in (JIT_OPTIONS, ENTRY_JIT_OPTIONS, PARALLEL_JIT_OPTIONS):
+        options["cache"] = False
+
 #: Directions are projected in blocks whose sizes are multiples of this granule,
 #: and every BLAS call sees exactly ``granule`` or a multiple of it, so a slice's
 #: projection is bit-identical however the directions are chunked.

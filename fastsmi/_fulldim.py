@@ -34,7 +34,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
-from ._threads import run_chunks
+from ._threads import CHUNK_WORK, run_chunks
 from ._validation import tie_counts
 
 try:
@@ -227,8 +227,11 @@ def _ksg_counts_dense(dense: types.ModuleType, X: np.ndarray, Y: np.ndarray, k: 
     def rows(lo: int, hi: int) -> None:
         dense.ksg_counts(X, XT, Y, YT, k, variant, lo * dense.QUERY_ROWS, min(n, hi * dense.QUERY_ROWS), n_x, n_y)
 
-    # several chunks per thread balance the load; the chunking does not change results
-    run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4)
+    # several chunks per thread balance the load, and bounded chunks let Ctrl-C through;
+    # the chunking does not change results
+    per_block = dense.QUERY_ROWS * n * (X.shape[1] + Y.shape[1])
+    run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4,
+               max_chunk=max(1, CHUNK_WORK // per_block))
     return n_x, n_y
 
 
@@ -337,7 +340,8 @@ def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int 
 
     with blas_threads(1):
         # each thread's products run on one BLAS thread; the chunking does not change results
-        run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4)
+        run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4,
+                   max_chunk=max(1, CHUNK_WORK // (block * n * d)))
     if _report is not None:
         _report["rechecked"] = int(np.count_nonzero(unsure))
     return out

@@ -8,14 +8,13 @@ KD-tree releases the GIL.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
-import os
 from typing import Optional
 
 import numpy as np
 
 from ._blas import blas_threads
 from ._config import JITTER_SCALE
+from ._threads import run_chunks, usable_cores
 from ._validation import rounding_tolerance
 
 
@@ -70,11 +69,17 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
             return
         out[i] = _mi_full(px, py, estimator, k, False, 1)
 
-    workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else int(n_jobs)
-    with blas_threads(1), cf.ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(one, range(m)):
+    workers = usable_cores() if n_jobs in (None, -1) else int(n_jobs)
+
+    def chunk(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            one(i)
             if progress is not None:
                 progress.update(1)
+
+    # one slice per chunk: a Ctrl-C stops the call after the slices already running
+    with blas_threads(1):
+        run_chunks(chunk, m, workers, max_chunk=1)
     return out, status
 
 

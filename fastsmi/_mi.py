@@ -7,7 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _validation as V
-from .projections import SeedLike
+from ._threads import usable_cores
+from .projections import SeedLike, as_seed_sequence
 
 __all__ = ["entropy", "mi"]
 
@@ -15,12 +16,15 @@ ENTROPY_ESTIMATORS = ("kl", "wkl", "seed")
 
 
 def _workers(n_jobs: Optional[int]) -> int:
+    """Threads for the full-dimensional searches: ``n_jobs`` capped at the usable cores."""
     V.check_n_jobs(n_jobs)
-    return -1 if n_jobs is None else int(n_jobs)
+    cores = usable_cores()
+    return cores if n_jobs is None or n_jobs == -1 else min(int(n_jobs), cores)
 
 
 def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool = False,
-       seed: SeedLike = 0, n_jobs: Optional[int] = None, backend: str = "auto") -> float:
+       seed: SeedLike = 0, n_jobs: Optional[int] = None, backend: str = "auto",
+       nan_policy: str = "raise") -> float:
     """Estimate the mutual information I(X; Y) in nats.
 
     One-dimensional X and Y (and 1-D X against labels) run on the same sorted
@@ -41,14 +45,18 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
         Number of neighbours.
     y_discrete : bool, default False
         Treat Y as class labels.
-    seed : None, int, SeedSequence or Generator, default 0
-        Seed of the tie-breaking jitter of the 1-D path.
+    seed : None, int, list of int, SeedSequence, Generator or seed record, default 0
+        Seed of the tie-breaking jitter of the 1-D path (checked on every path;
+        see :func:`fastsmi.projections.as_seed_sequence`).
     n_jobs : int, optional
-        Threads (default: all cores).
+        Threads (default: all cores; capped at the usable cores).
     backend : {"auto", "numba", "cython"}, default "auto"
         Backend of the 1-D path.  The full-dimensional path runs its brute-force
         searches in Numba whenever Numba imports, unless the environment sets
         ``FASTSMI_BACKEND=cython``; the results are the same either way.
+    nan_policy : {"raise", "omit"}, default "raise"
+        NaN and masked (:mod:`numpy.ma`) entries: refuse them, or drop the rows
+        that hold one with a RuntimeWarning that gives the count (see :func:`smi`).
 
     Returns
     -------
@@ -86,6 +94,10 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     True
     """
     estimator = V.check_estimator(estimator, bool(y_discrete))
+    ss = as_seed_sequence(seed)
+    V.check_n_jobs(n_jobs)
+    clean, _ = V.drop_missing({"X": X, "Y": Y}, nan_policy)
+    X, Y = clean["X"], clean["Y"]
     Xm = V.as_samples(X, "X")
     n, dx = Xm.shape
     k = V.check_k(k, n)
@@ -111,7 +123,7 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
         from ._smi import smi
 
         res = smi(Xm, Y if y_discrete else Ym, n_projections=1, estimator=estimator, k=k, y_discrete=y_discrete,
-                  seed=seed, n_jobs=n_jobs, backend=backend, directions_x=np.ones((1, 1)),
+                  seed=ss, n_jobs=n_jobs, backend=backend, directions_x=np.ones((1, 1)),
                   directions_y=None if y_discrete else np.ones((1, 1)), progress=False)
         return float(res.value)
     return _mi_full(Xm, codes if y_discrete else Ym, estimator, k, y_discrete, _workers(n_jobs))
@@ -154,7 +166,8 @@ def _mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: b
     )
 
 
-def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] = None) -> float:
+def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] = None,
+            nan_policy: str = "raise") -> float:
     """Estimate the differential entropy H(x) in nats by Kozachenko-Leonenko.
 
     ``H = sum_j w_j [psi(n) - psi(j) + log V_d + (d/n) sum_i log r_ij]``, with
@@ -173,7 +186,10 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     k : int, default 5
         Number of neighbours.
     n_jobs : int, optional
-        Threads for the KD-tree (d > 1).
+        Threads for the KD-tree (d > 1), capped at the usable cores.
+    nan_policy : {"raise", "omit"}, default "raise"
+        NaN and masked (:mod:`numpy.ma`) entries: refuse them, or drop the rows
+        that hold one with a RuntimeWarning that gives the count.
 
     Returns
     -------
@@ -205,6 +221,8 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
             f"unknown entropy estimator {estimator!r}; choose one of {', '.join(map(repr, ENTROPY_ESTIMATORS))}."
         )
     estimator = estimator.lower()
+    V.check_n_jobs(n_jobs)
+    x = V.drop_missing({"x": x}, nan_policy)[0]["x"]
     raw = V.as_samples(x, "x")
     n, d = raw.shape
     k = V.check_k(k, n)

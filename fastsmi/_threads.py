@@ -7,9 +7,11 @@ others, so results never depend on the thread count or on the chunking.
 """
 from __future__ import annotations
 
+import contextvars
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Optional
 
 
 def usable_cores() -> int:
@@ -37,25 +39,92 @@ def chunk_bounds(c: int, n_chunks: int, b: int) -> tuple[int, int]:
     return (c * b) // n_chunks, ((c + 1) * b) // n_chunks
 
 
-def run_chunks(func: Callable[[int, int], None], b: int, n_threads: int, *, per_thread: int = 1) -> None:
+#: Work (multiply-adds or comparisons) of one chunk of a long search, at most: small
+#: enough that the calling thread regains control, and sees a Ctrl-C, many times a
+#: second; large enough that scheduling the chunks costs nothing measurable.
+CHUNK_WORK: int = 1 << 25
+
+#: Set while a call to :func:`run_chunks` is stopping (an exception or Ctrl-C in the
+#: calling thread): chunks nested inside its workers check it and stop too.  A context
+#: variable, so concurrent calls from other threads are not affected.
+_STOP: contextvars.ContextVar[Optional[threading.Event]] = contextvars.ContextVar("fastsmi_stop", default=None)
+
+
+class Cancelled(Exception):
+    """Raised in a worker whose enclosing :func:`run_chunks` is stopping."""
+
+
+def cap_threads(n_threads: int) -> int:
+    """``n_threads`` capped at :func:`usable_cores` (and at least 1).
+
+    Examples
+    --------
+    >>> cap_threads(10**6) == usable_cores()
+    True
+    """
+    return max(1, min(int(n_threads), usable_cores()))
+
+
+def _check_stop() -> None:
+    stop = _STOP.get()
+    if stop is not None and stop.is_set():
+        raise Cancelled
+
+
+def run_chunks(func: Callable[[int, int], None], b: int, n_threads: int, *, per_thread: int = 1,
+               max_chunk: Optional[int] = None) -> None:
     """Call ``func(lo, hi)`` on contiguous chunks covering ``range(b)``, on ``n_threads`` threads.
 
-    ``per_thread`` chunks per thread balance uneven work.  One thread (or one item)
-    calls ``func(0, b)`` in the calling thread.
+    ``per_thread`` chunks per thread balance uneven work; ``max_chunk`` bounds the
+    items of one chunk, so that the calling thread regains control often: a
+    KeyboardInterrupt (Ctrl-C) or an error stops the call after the chunks already
+    running, and no new chunk starts, also in ``run_chunks`` calls nested inside
+    ``func``.  The thread count is capped at :func:`usable_cores`.  On one thread
+    the chunks run in the calling thread, one after the other.
 
     Examples
     --------
     >>> seen = []
     >>> run_chunks(lambda lo, hi: seen.append((lo, hi)), 10, 2)
-    >>> sorted(seen)
+    >>> sorted(seen) if usable_cores() > 1 else [(0, 5), (5, 10)]
     [(0, 5), (5, 10)]
     """
-    n_chunks = min(b, n_threads * per_thread)
-    if n_threads <= 1 or n_chunks <= 1:
-        if b > 0:
-            func(0, b)
+    if b <= 0:
         return
-    with ThreadPoolExecutor(max_workers=min(n_threads, n_chunks), thread_name_prefix="fastsmi") as pool:
-        futures = [pool.submit(func, *chunk_bounds(c, n_chunks, b)) for c in range(n_chunks)]
+    n_threads = cap_threads(n_threads)
+    n_chunks = min(b, n_threads * max(1, int(per_thread)))
+    if max_chunk is not None:
+        n_chunks = max(n_chunks, -(-b // max(1, int(max_chunk))))
+    if n_threads <= 1 or n_chunks <= 1:
+        for c in range(n_chunks):
+            _check_stop()
+            func(*chunk_bounds(c, n_chunks, b))
+        return
+    stop = _STOP.get()
+    own = stop is None
+    if own:
+        stop = threading.Event()
+
+    def task(lo: int, hi: int) -> None:
+        if stop.is_set():
+            raise Cancelled
+        func(lo, hi)
+
+    def submit(pool: ThreadPoolExecutor, c: int):
+        ctx = contextvars.copy_context()
+        ctx.run(_STOP.set, stop)
+        return pool.submit(ctx.run, task, *chunk_bounds(c, n_chunks, b))
+
+    pool = ThreadPoolExecutor(max_workers=min(n_threads, n_chunks), thread_name_prefix="fastsmi")
+    try:
+        futures = [submit(pool, c) for c in range(n_chunks)]
         for fut in futures:
             fut.result()
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    if not own:
+        _check_stop()

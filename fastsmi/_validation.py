@@ -315,3 +315,87 @@ def rounding_tolerance(A: np.ndarray, raw: Optional[np.ndarray] = None, exponent
         stored = np.spacing(np.abs(raw).max(axis=0)) * np.ldexp(1.0, -np.asarray(exponent, dtype=np.int64))
         tol += float(stored.sum())
     return tol
+
+
+NAN_POLICIES = ("raise", "omit")
+
+
+def check_nan_policy(nan_policy: Any) -> str:
+    """``"raise"`` or ``"omit"`` (scipy's names)."""
+    if not isinstance(nan_policy, str) or nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be 'raise' or 'omit', got {nan_policy!r}.")
+    return nan_policy
+
+
+def _missing_rows(data: Any, name: str) -> tuple[Any, np.ndarray | None, int]:
+    """``data`` without its mask, the rows holding a NaN or a masked entry (or None) and the masked count."""
+    masked = 0
+    bad = None
+    if np.ma.isMaskedArray(data):
+        mask = np.ma.getmaskarray(data)
+        masked = int(mask.sum())
+        data = np.ma.getdata(data)
+        bad = mask
+    arr = np.asarray(data)
+    if arr.ndim in (1, 2) and arr.dtype != object and np.issubdtype(arr.dtype, np.inexact):
+        nan = np.isnan(arr)
+        bad = nan if bad is None else (bad | nan)
+    if bad is None or bad.ndim not in (1, 2):
+        return arr, None, masked
+    rows = bad if bad.ndim == 1 else bad.any(axis=1)
+    return arr, rows, masked
+
+
+def drop_missing(arrays: dict[str, Any], nan_policy: Any) -> tuple[dict[str, Any], int]:
+    """Apply ``nan_policy`` to the named inputs (X, Y, labels) that share rows.
+
+    ``"raise"``: a NaN or a masked entry of a :mod:`numpy.ma` array raises a
+    ValueError that names the input and the fix; masked arrays with nothing
+    masked are used as plain arrays.  ``"omit"``: the rows where any input has a
+    NaN or a masked entry are dropped from every input, with a RuntimeWarning
+    that says how many.  Returns the arrays and the number of dropped rows.
+    Infinities are never dropped: they are refused later as bad data.
+    """
+    policy = check_nan_policy(nan_policy)
+    out: dict[str, Any] = {}
+    rows: dict[str, np.ndarray] = {}
+    for name, data in arrays.items():
+        arr, bad, masked = _missing_rows(data, name)
+        out[name] = arr
+        if bad is None:
+            continue
+        if policy == "raise":
+            if masked:
+                raise ValueError(
+                    f"{name} is a numpy masked array with {masked} masked entries, which fastsmi would otherwise "
+                    f"read as data; pass nan_policy='omit' to drop the rows with masked entries, or fill them "
+                    f"first ({name}.filled(...))."
+                )
+            if bad.any():
+                first = np.argwhere(np.isnan(arr))[0]
+                col = first[1] if arr.ndim == 2 else 0
+                raise ValueError(
+                    f"{name} contains NaN or inf (first at row {first[0]}, column {col}); drop or impute those "
+                    "samples first, or pass nan_policy='omit' to drop every row with a NaN."
+                )
+        elif bad.any():
+            rows[name] = bad
+    if not rows:
+        return out, 0
+    lengths = {name: np.shape(a)[0] if np.ndim(a) else 0 for name, a in out.items()}
+    if len(set(lengths.values())) > 1:
+        names = list(lengths)
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same number of samples (rows), got "
+            f"{lengths[names[0]]} and {lengths[names[1]]}."
+        )
+    drop = np.logical_or.reduce(list(rows.values()))
+    n_drop = int(drop.sum())
+    keep = ~drop
+    out = {name: a[keep] for name, a in out.items()}
+    warnings.warn(
+        f"nan_policy='omit' dropped {n_drop} of {drop.size} rows with a NaN or masked entry "
+        f"(in {' or '.join(rows)}); the estimate uses the remaining {drop.size - n_drop} rows.",
+        RuntimeWarning, stacklevel=3,
+    )
+    return out, n_drop

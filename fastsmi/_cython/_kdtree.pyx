@@ -34,7 +34,6 @@ Parallelism comes from Python threads: each thread runs a contiguous chunk of
 queries with the GIL released.  Results do not depend on the number of threads.
 """
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -68,7 +67,9 @@ def _resolve_workers(workers):
         raise TypeError(f"workers must be an integer (-1 for all cores), got {workers!r}")
     workers = int(workers)
     if workers == -1:
-        return max(1, os.cpu_count() or 1)
+        from .._threads import usable_cores
+
+        return usable_cores()
     if workers < 1:
         raise ValueError(f"workers must be a positive integer or -1 for all cores, got {workers}")
     return workers
@@ -112,19 +113,23 @@ def _check_k(k, n):
 
 
 def _run_chunks(func, n, workers, args):
-    """Run ``func(start, stop, *args)`` over ``range(n)`` split among threads."""
+    """Run ``func(start, stop, *args)`` over ``range(n)`` split among threads.
+
+    Chunks are bounded (:data:`QUERY_CHUNK` queries), so a Ctrl-C or an error
+    stops the search after the running chunks, also on one thread; the thread
+    count is capped at the usable cores (:mod:`fastsmi._threads`).
+    """
+    from .._threads import run_chunks
+
     workers = _resolve_workers(workers)
-    if workers == 1 or n < 64:
-        func(0, n, *args)
-        return
+    if n < 64:
+        workers = 1
     # A few chunks per thread so that uneven query costs balance out.
-    n_chunks = min(n, 8 * workers)
-    bounds = np.linspace(0, n, n_chunks + 1).astype(np.intp)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(func, int(bounds[c]), int(bounds[c + 1]), *args)
-                   for c in range(n_chunks) if bounds[c + 1] > bounds[c]]
-        for fut in futures:
-            fut.result()
+    run_chunks(lambda lo, hi: func(lo, hi, *args), n, workers, per_thread=8, max_chunk=QUERY_CHUNK)
+
+
+#: Queries per chunk of a search, at most.
+QUERY_CHUNK = 2048
 
 
 # ---------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import platform
+import warnings
 
 import llvmlite.binding as _llvm
+import numba as _numba
 
+from .. import _config
 from .._config import LLVM_OPTIONS
 
 # LLVM accepts each option once per process (a repeat aborts it), so the options set are
@@ -16,3 +19,23 @@ if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86"):
             _llvm.set_option("fastsmi", _option)
             _done.add(_option)
 _llvm._fastsmi_options_set = _done
+
+
+def _probe() -> None:  # pragma: no cover - never called: it only locates the cache
+    pass
+
+
+# Numba refuses to define a cached kernel when it finds no writable cache directory
+# (a read-only install or NUMBA_CACHE_DIR): compile in memory instead, and say so.
+if _config.JIT_OPTIONS["cache"] or _config.ENTRY_JIT_OPTIONS["cache"]:
+    try:
+        _numba.njit(cache=True)(_probe)
+    except RuntimeError as _exc:
+        _config.disable_numba_cache()
+        warnings.warn(
+            f"fastsmi cannot use Numba's on-disk cache ({_exc}): its kernels are compiled in memory, without "
+            "caching, so each first use in a process compiles again. Point NUMBA_CACHE_DIR to a writable "
+            "directory to cache them, or set FASTSMI_NUMBA_CACHE=0 to silence this warning.",
+            RuntimeWarning,
+            stacklevel=2,
+        )

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Iterator, Optional
 
 import numba
 import numpy as np
 
+from .._threads import usable_cores
 from .._validation import check_n_jobs
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
 from ._joint import LANES_ALL, SEARCH_GRID, SEARCH_SWEEP, lane_rows
@@ -25,6 +27,37 @@ def run_block(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarr
     """
     code = SEARCHES[search]
     chunks = numba.get_num_threads()
+    with _parallel_region():
+        _run(plan, PX, PY, JX, JY, tols, discrete, out, status, code, chunks)
+
+
+#: Numba's ``workqueue`` threading layer is not thread-safe: two parallel regions
+#: launched from two Python threads at once abort the process.  Parallel kernels
+#: take this lock unless the layer in use is known to be safe (OpenMP, TBB).
+_PARALLEL_LOCK = threading.Lock()
+_SAFE_LAYERS = ("omp", "tbb")
+
+
+def _layer_is_safe() -> bool:
+    """True when the threading layer Numba has started allows concurrent parallel regions."""
+    try:
+        return numba.threading_layer() in _SAFE_LAYERS
+    except ValueError:  # no parallel region has run yet: the layer is not chosen
+        return False
+
+
+@contextlib.contextmanager
+def _parallel_region() -> Iterator[None]:
+    if _layer_is_safe():
+        yield
+        return
+    with _PARALLEL_LOCK:
+        yield
+
+
+def _run(plan: Plan, PX: np.ndarray, PY: Optional[np.ndarray], JX: np.ndarray, JY: Optional[np.ndarray],
+         tols: np.ndarray, discrete: Optional[tuple], out: np.ndarray, status: np.ndarray, code: int,
+         chunks: int) -> None:
     if discrete is not None:
         codes, class_start = discrete
         discrete_block(PX, JX, tols, codes, class_start, plan.k, plan.family == FAMILY_ROSS, plan.psi, plan.coef,
@@ -51,7 +84,8 @@ def specialisation(plan: Plan, search: int) -> tuple:
 
 
 def max_threads() -> int:
-    return int(numba.config.NUMBA_NUM_THREADS)
+    """Threads a parallel kernel may use: Numba's pool size, capped at the usable cores."""
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), usable_cores()))
 
 
 @contextlib.contextmanager
