@@ -4,7 +4,9 @@ import math
 import numpy as np
 import pytest
 
-pytest.importorskip("fastsmi._cython._kdtree")
+from conftest import require  # noqa: E402
+
+require("kdtree")
 
 import naive_nd  # noqa: E402
 from fastsmi import _fulldim  # noqa: E402

@@ -10,7 +10,9 @@ import fastsmi
 from fastsmi._ksmi import frames
 from fastsmi.experiments.models import GaussianModel, gaussian_rho
 
-pytest.importorskip("fastsmi._cython._kdtree")
+from conftest import available, require  # noqa: E402
+
+require("kdtree")
 
 
 def exact_ksmi_gaussian(d, mi, s, n_mc=20000, seed=0):
@@ -70,7 +72,8 @@ def test_ksmi_threads_run_on_the_workqueue_layer():
     import subprocess
     import sys
 
-    pytest.importorskip("numba")
+    if not available("numba"):
+        pytest.skip("numba is not installed")
     code = (
         "import numpy as np, fastsmi\n"
         "rng = np.random.default_rng(0)\n"

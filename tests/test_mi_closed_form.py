@@ -15,7 +15,9 @@ import pytest
 import fastsmi
 from fastsmi.experiments.models import GaussianModel
 
-pytest.importorskip("fastsmi._cython._kdtree")
+from conftest import require  # noqa: E402
+
+require("kdtree")
 
 
 @pytest.mark.parametrize(

@@ -130,9 +130,9 @@ def test_seed_none_records_entropy_that_reproduces():
 
 
 def test_n_jobs_is_restored_even_on_error(monkeypatch):
-    numba = pytest.importorskip("numba")
     if "numba" not in BACKENDS:
-        pytest.skip("numba backend unavailable")
+        pytest.skip("the Numba backend is not under test")
+    import numba
     from fastsmi._numba import backend as numba_backend
 
     before = numba.get_num_threads()

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import available, status
+
 import fastsmi
 from fastsmi.experiments import synthetic as syn
 from fastsmi.experiments.cli import add_parser, config_from_args, main
@@ -178,7 +180,9 @@ def test_kill_subprocess_midway_then_resume(tmp_path):
 
 
 def test_dask_local_cluster_matches_local(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    if not available("dask"):
+        pytest.skip(f"dask: {status('dask').detail}")
+    import distributed
     local_cfg = syn.SyntheticConfig(**TINY)
     dask_cfg = syn.SyntheticConfig(**TINY, n_jobs=1)  # threads are not a result parameter
     syn.run_experiment(local_cfg, tmp_path / "local", plots=False, progress=False)
