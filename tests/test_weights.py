@@ -147,13 +147,73 @@ def test_seed_weights_low_dimension():
             np.testing.assert_array_equal(seed_weights(k, d), np.eye(k)[0])
 
 
-def test_seed_weights_20d_k5():
+def mutinfo_weights_reference(k: int, d: int, rcond: float = 1e-6) -> tuple[np.ndarray, float]:
+    """The seed library's weights rebuilt from its definition, in 50-digit arithmetic.
+
+    mutinfo (VanessB/Information-v3, ``KLFunctional.set_optimal_weights``) defines the
+    weights of its weighted Kozachenko-Leonenko estimator as the least-squares solution,
+    with singular values below ``rcond`` times the largest treated as zero, of the system
+
+    * ``(1/k) sum_j w_j = 1/k``;
+    * ``sum_j w_j g_l(j) / ||g_l|| = 0`` with ``g_l(j) = Gamma(j + 2l/d) / Gamma(j)``,
+      ``l = 1..floor(d/4)``;
+    * ``w_j = 0`` for every 1-based rank ``j`` outside ``{floor(i k / d) : i = 1..d}``;
+
+    and as ``(1, 0, ..., 0)`` for ``d <= 4``.  The truncated-SVD pseudo-inverse is what a
+    least-squares solve with that ``rcond`` returns; here it is computed exactly (mpmath SVD)
+    rather than in floating point.  Also returned: the distance, in log10, from the cut-off
+    to the nearest singular value (a case near the cut-off is decided by rounding).
+    """
+    if d <= 4:
+        return np.eye(k)[0], np.inf
+    with mpmath.workdps(50):
+        rows = [[mpmath.mpf(1) / k] * k]
+        rhs = [mpmath.mpf(1) / k]
+        for ell in range(1, d // 4 + 1):
+            g = [mpmath.gamma(j + mpmath.mpf(2 * ell) / d) / mpmath.gamma(j) for j in range(1, k + 1)]
+            norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
+            rows.append([x / norm for x in g])
+            rhs.append(mpmath.mpf(0))
+        allowed = {(i * k) // d for i in range(1, d + 1)}
+        for j in range(1, k + 1):
+            if j not in allowed:
+                rows.append([mpmath.mpf(1) if c == j else mpmath.mpf(0) for c in range(1, k + 1)])
+                rhs.append(mpmath.mpf(0))
+        A = mpmath.matrix(rows)
+        U, S, V = mpmath.svd_r(A, full_matrices=False, compute_uv=True)
+        cut = rcond * max(S)
+        w = [mpmath.mpf(0)] * k
+        b = mpmath.matrix(rhs)
+        for i in range(len(S)):
+            if S[i] > cut:
+                coef = mpmath.fsum(U[r, i] * b[r] for r in range(A.rows)) / S[i]
+                for c in range(k):
+                    w[c] += coef * V[i, c]
+        margin = min(abs(float(mpmath.log10(S[i] / cut))) for i in range(len(S)) if S[i] > 0)
+        return np.array([float(x) for x in w]), margin
+
+
+def test_seed_weights_20d_k5_from_the_definition():
+    ref, margin = mutinfo_weights_reference(5, 20)
+    # the nearest singular value is 10^0.106 from the cut-off, far beyond float64 rounding
+    # (about 1e-10 relative here): which values are kept does not hinge on rounding
+    assert margin > 0.1
     w = seed_weights(5, 20)
-    np.testing.assert_allclose(
-        w, [618.34, -5535.48, 14478.19, -14866.26, 5306.20], atol=0.006
-    )
+    # float64 least squares on a system of condition up to 1e6 keeps about ten digits
+    np.testing.assert_allclose(w, ref, rtol=1e-7)
+    # the README's quoted values
+    np.testing.assert_allclose(w, [618.34, -5535.48, 14478.19, -14866.26, 5306.20], atol=0.006)
     # the seed's system is inconsistent: the weights do not even sum to one
     assert abs(w.sum() - 1.0) > 1e-3
+
+
+@pytest.mark.parametrize("d", [5, 6, 8, 11, 16, 20, 30])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 13, 30])
+def test_seed_weights_equal_the_definition(k, d):
+    ref, margin = mutinfo_weights_reference(k, d)
+    # a singular value within rounding of the cut-off would make the kept set a coin toss
+    assert margin > 1e-3, f"a singular value lies within 10^{margin:.4f} of the cut-off"
+    np.testing.assert_allclose(seed_weights(k, d), ref, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(ref).max()))
 
 
 def test_seed_weights_match_bsy_when_consistent_and_well_conditioned():
