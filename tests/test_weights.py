@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from fastsmi import _weights
+from naive_nd import bsy_weights as bsy_weights_reference
+from naive_nd import mutinfo_weights
+
 from fastsmi._weights import bsy_min_k, bsy_support, bsy_weights, seed_weights
 
 
@@ -147,54 +150,8 @@ def test_seed_weights_low_dimension():
             np.testing.assert_array_equal(seed_weights(k, d), np.eye(k)[0])
 
 
-def mutinfo_weights_reference(k: int, d: int, rcond: float = 1e-6) -> tuple[np.ndarray, float]:
-    """The seed library's weights rebuilt from its definition, in 50-digit arithmetic.
-
-    mutinfo (VanessB/Information-v3, ``KLFunctional.set_optimal_weights``) defines the
-    weights of its weighted Kozachenko-Leonenko estimator as the least-squares solution,
-    with singular values below ``rcond`` times the largest treated as zero, of the system
-
-    * ``(1/k) sum_j w_j = 1/k``;
-    * ``sum_j w_j g_l(j) / ||g_l|| = 0`` with ``g_l(j) = Gamma(j + 2l/d) / Gamma(j)``,
-      ``l = 1..floor(d/4)``;
-    * ``w_j = 0`` for every 1-based rank ``j`` outside ``{floor(i k / d) : i = 1..d}``;
-
-    and as ``(1, 0, ..., 0)`` for ``d <= 4``.  The truncated-SVD pseudo-inverse is what a
-    least-squares solve with that ``rcond`` returns; here it is computed exactly (mpmath SVD)
-    rather than in floating point.  Also returned: the distance, in log10, from the cut-off
-    to the nearest singular value (a case near the cut-off is decided by rounding).
-    """
-    if d <= 4:
-        return np.eye(k)[0], np.inf
-    with mpmath.workdps(50):
-        rows = [[mpmath.mpf(1) / k] * k]
-        rhs = [mpmath.mpf(1) / k]
-        for ell in range(1, d // 4 + 1):
-            g = [mpmath.gamma(j + mpmath.mpf(2 * ell) / d) / mpmath.gamma(j) for j in range(1, k + 1)]
-            norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
-            rows.append([x / norm for x in g])
-            rhs.append(mpmath.mpf(0))
-        allowed = {(i * k) // d for i in range(1, d + 1)}
-        for j in range(1, k + 1):
-            if j not in allowed:
-                rows.append([mpmath.mpf(1) if c == j else mpmath.mpf(0) for c in range(1, k + 1)])
-                rhs.append(mpmath.mpf(0))
-        A = mpmath.matrix(rows)
-        U, S, V = mpmath.svd_r(A, full_matrices=False, compute_uv=True)
-        cut = rcond * max(S)
-        w = [mpmath.mpf(0)] * k
-        b = mpmath.matrix(rhs)
-        for i in range(len(S)):
-            if S[i] > cut:
-                coef = mpmath.fsum(U[r, i] * b[r] for r in range(A.rows)) / S[i]
-                for c in range(k):
-                    w[c] += coef * V[i, c]
-        margin = min(abs(float(mpmath.log10(S[i] / cut))) for i in range(len(S)) if S[i] > 0)
-        return np.array([float(x) for x in w]), margin
-
-
 def test_seed_weights_20d_k5_from_the_definition():
-    ref, margin = mutinfo_weights_reference(5, 20)
+    ref, margin = mutinfo_weights(5, 20)
     # the nearest singular value is 10^0.106 from the cut-off, far beyond float64 rounding
     # (about 1e-10 relative here): which values are kept does not hinge on rounding
     assert margin > 0.1
@@ -210,7 +167,7 @@ def test_seed_weights_20d_k5_from_the_definition():
 @pytest.mark.parametrize("d", [5, 6, 8, 11, 16, 20, 30])
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 13, 30])
 def test_seed_weights_equal_the_definition(k, d):
-    ref, margin = mutinfo_weights_reference(k, d)
+    ref, margin = mutinfo_weights(k, d)
     # a singular value within rounding of the cut-off would make the kept set a coin toss
     assert margin > 1e-3, f"a singular value lies within 10^{margin:.4f} of the cut-off"
     np.testing.assert_allclose(seed_weights(k, d), ref, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(ref).max()))
@@ -221,6 +178,11 @@ def test_seed_weights_match_bsy_when_consistent_and_well_conditioned():
     # solution, which is BSY's with the paper's support
     for k, d in [(10, 8), (20, 5), (50, 12)]:
         np.testing.assert_allclose(seed_weights(k, d), bsy_weights(k, d), rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("k, d", [(2, 4), (5, 4), (3, 6), (10, 8), (20, 12), (9, 9)])
+def test_bsy_weights_equal_the_reference(k, d):
+    np.testing.assert_allclose(bsy_weights(k, d), bsy_weights_reference(k, d), rtol=1e-9, atol=1e-12)
 
 
 def test_seed_weights_bad_arguments():
