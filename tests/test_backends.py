@@ -58,8 +58,6 @@ def _both(X, Y, **kw):
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("n", [7, 60, 400])
 def test_cython_matches_numba_continuous(estimator, k, n):
-    if n <= k:
-        pytest.skip("n must exceed k")
     X, Y = _gaussian(n, 3, 2, seed=n + k)
     a, b = _both(X, Y, n_projections=24, estimator=estimator, k=k, seed=11)
     assert np.all(np.isfinite(a))
