@@ -33,14 +33,19 @@ def test_mi_gaussian_closed_form(estimator, rho):
     assert abs(mean - exact) < 4 * se + 0.03
 
 
+# tolerance = |bias| + 3.29 sd over 100 seeds (tests/calibration/sweep.py, cases entropy_closed_form[*]):
+# kl and wkl (equal in 1-D): bias +0.0003, sd 0.0059, max error 0.0170 -> 0.020;
+# seed (1-NN): bias -0.0003, sd 0.0110, max error 0.0326 -> 0.037.  A 10% bias (0.23 nat) fails every seed.
+ENTROPY_TOL = {"kl": 0.020, "wkl": 0.020, "seed": 0.037}
+
+
 @pytest.mark.parametrize("estimator", ["kl", "wkl", "seed"])
 def test_entropy_gaussian_closed_form(estimator):
     rng = np.random.default_rng(2)
     sigma = 2.5
     x = sigma * rng.standard_normal(20000)
     exact = 0.5 * np.log(2 * np.pi * np.e * sigma**2)
-    # KL entropy in 1-D: standard deviation ~ 1.3 / sqrt(n) ~ 0.01, bias O(1/n)
-    assert fastsmi.entropy(x, estimator=estimator) == pytest.approx(exact, abs=0.04)
+    assert abs(fastsmi.entropy(x, estimator=estimator) - exact) < ENTROPY_TOL[estimator]
 
 
 @pytest.mark.parametrize("d,mi,exact", [(2, 2.0, 0.379885), (10, 4.0, 0.029736)])

@@ -75,12 +75,13 @@ for _est in ("ksg", "ksg2", "kl", "seed"):
              -0.5 * math.log(1 - _rho**2))(_mi)
 
 for _est in ("ksg", "ksg2", "kl", "seed"):
-    # the redesigned rho = 0.5 case: 8 runs of n = 12,000 (at 4 x 3000 a 10% bias hides in the spread)
-    def _mi_big(seed, est=_est, rho=0.5, n=12000, runs=8):
-        rng = np.random.default_rng(15_000 + seed)
-        return float(np.mean([fastsmi.mi(*_gaussian_pair(rho, n, rng), estimator=est) for _ in range(runs)]))
-    case(f"mi_closed_form[{_est}-0.5-n=12000-runs=8]", "test_smi.py::test_mi_gaussian_closed_form",
-         -0.5 * math.log(1 - 0.25))(_mi_big)
+    for _rho in (0.0, 0.5, 0.9):
+        # the redesigned test: 8 runs of n = 12,000 (at 4 x 3000 a 10% bias hides in the spread)
+        def _mi_big(seed, est=_est, rho=_rho, n=12000, runs=8):
+            rng = np.random.default_rng(15_000 + seed)
+            return float(np.mean([fastsmi.mi(*_gaussian_pair(rho, n, rng), estimator=est) for _ in range(runs)]))
+        case(f"mi_closed_form[{_est}-{_rho}-n=12000-runs=8]", "test_smi.py::test_mi_gaussian_closed_form",
+             -0.5 * math.log(1 - _rho**2))(_mi_big)
 
 for _est in ("kl", "wkl", "seed"):
     def _ent(seed, est=_est, sigma=2.5):
@@ -90,7 +91,7 @@ for _est in ("kl", "wkl", "seed"):
          0.5 * math.log(2 * math.pi * math.e * 2.5**2))(_ent)
 
 for _d, _mi_val, _n, _m in ((2, 2.0, 3000, 400), (10, 4.0, 3000, 400), (5, 1.0, 3000, 400),
-                            (10, 4.0, 3000, 1000), (10, 4.0, 5000, 1000)):
+                            (2, 2.0, 1000, 4000), (10, 4.0, 1000, 4000)):
     def _smi(seed, d=_d, mi=_mi_val, n=_n, m=_m):
         X, Y = GaussianModel(d, mi).sample(n, rng=np.random.default_rng(30_000 + seed))
         return fastsmi.smi(X, Y, n_projections=m, seed=seed).value
@@ -271,6 +272,26 @@ case("mnist_noise_ratio", "test_mnist.py::test_noise_kept_at_inference_and_seede
 
 
 # ------------------------------------------------------------------ the sweep
+def _fail_probability(mean_error: float, sd: float, tol: float) -> float:
+    """P(|error| > tol) for a normal error with this mean and sd."""
+    from scipy.stats import norm
+
+    return float(norm.sf((tol - mean_error) / sd) + norm.cdf((-tol - mean_error) / sd))
+
+
+def detectable_bias(bias: float, sd: float, tol: float, truth: float, power: float = 0.9) -> float:
+    """Smallest relative bias (either sign) that fails the test in ``power`` of the seeds (normal model)."""
+    if not truth or sd <= 0:
+        return float("nan")
+    lo, hi = 0.0, 10.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        shift = mid * abs(truth)
+        p = min(_fail_probability(bias + shift, sd, tol), _fail_probability(bias - shift, sd, tol))
+        lo, hi = (mid, hi) if p < power else (lo, mid)
+    return hi
+
+
 def summarize(values: np.ndarray, truth: float) -> dict:
     mean = float(values.mean())
     sd = float(values.std(ddof=1))
@@ -284,7 +305,28 @@ def summarize(values: np.ndarray, truth: float) -> dict:
         power = float(np.mean((np.abs(values + shift - truth) > tol) & (np.abs(values - shift - truth) > tol)))
         out.update(bias=bias, max_abs_error=float(err.max()), q99_abs_error=float(np.quantile(err, 0.99)),
                    tol_999=tol, power_10pct=power if truth != 0 else None)
+    out["values"] = [float(v) for v in values]
     return out
+
+
+def table(results: dict, names: list[str]) -> str:
+    def f(v, nd=4):
+        return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{nd}f}"
+
+    rows = ["| case | truth | mean | bias | sd | max abs error | |bias| + 3.29 sd | power at 10% | "
+            "bias found in 90% | seeds |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        if name not in results:
+            continue
+        r = results[name]
+        power = r.get("power_10pct")
+        found = detectable_bias(r["bias"], r["sd"], r["tol_999"], r["truth"]) if "bias" in r else float("nan")
+        rows.append(f"| {name} | {f(r['truth'])} | {f(r['mean'])} | {f(r.get('bias'))} | {f(r['sd'])} | "
+                    f"{f(r.get('max_abs_error'))} | {f(r.get('tol_999'))} | "
+                    f"{'' if power is None else f'{power:.2f}'} | "
+                    f"{'' if not math.isfinite(found) else f'{100 * found:.0f}%'} | {r['seeds']} |")
+    return "\n".join(rows)
 
 
 def main(argv=None) -> int:
@@ -293,6 +335,7 @@ def main(argv=None) -> int:
     p.add_argument("--cases", default="*", help="fnmatch pattern(s), comma-separated")
     p.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     p.add_argument("--list", action="store_true")
+    p.add_argument("--table", action="store_true", help="print the stored results as a markdown table")
     args = p.parse_args(argv)
     patterns = args.cases.split(",")
     names = [n for n in CASES if any(fnmatch.fnmatch(n, pat) for pat in patterns)]
@@ -301,6 +344,12 @@ def main(argv=None) -> int:
         return 0
     out_path = Path(args.out)
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    if args.table:
+        results = {}
+        for path in sorted(out_path.parent.glob("results*.json")):
+            results.update(json.loads(path.read_text()))
+        print(table(results, names))
+        return 0
     for name in names:
         test, truth, fn = CASES[name]
         if name.startswith("ksmi_exact"):
