@@ -138,13 +138,15 @@ def test_workers_do_not_change_results():
 @pytest.mark.parametrize("d", [1, 2])
 @pytest.mark.parametrize("variant", [1, 2])
 def test_ksg_gaussian_closed_form_low_dim(d, variant):
-    # I = -(d/2) log(1 - rho^2) = 1 nat.  At n = 3000, k = 3 the KSG bias in 2 + 2
-    # dimensions is ~0.01-0.03 nats and the seed-to-seed sd ~0.02, so the mean of two
-    # seeds lies within 0.1 of the truth with a wide margin; a wrong digamma term,
-    # count or norm shifts it by > 0.2.
+    # I = -(d/2) log(1 - rho^2) = 1 nat, the mean of two seeds at n = 3000, k = 3.
+    # tests/calibration/sweep.py ksg_low_dim[d-v], 100 seeds (bias, sd, max error -> tolerance):
+    # d=1 v=1: 0.0063, 0.0145, 0.0514 -> 0.054;  d=1 v=2: 0.0059, 0.0157, 0.0500 -> 0.058;
+    # d=2 v=1: 0.0060, 0.0162, 0.0558 -> 0.060;  d=2 v=2: 0.0084, 0.0177, 0.0623 -> 0.067;
+    # a 10% bias (0.1 nat) fails 95-99% of seeds.
+    tol = {(1, 1): 0.054, (1, 2): 0.058, (2, 1): 0.060, (2, 2): 0.067}[d, variant]
     est = np.mean([_fulldim.ksg_mi(*_gaussian(3000, d, 1.0, s), k=3, variant=variant)
                    for s in (0, 1)])
-    assert abs(est - 1.0) < 0.1
+    assert abs(est - 1.0) < tol
 
 
 def test_ksg_gaussian_closed_form_5d():

@@ -75,7 +75,8 @@ def test_smi_near_zero_under_independence():
     X = rng.standard_normal((3000, 6))
     Y = rng.exponential(size=(3000, 4))
     res = fastsmi.smi(X, Y, n_projections=300, seed=2)
-    assert abs(res.value) < 4 * res.stderr + 0.01
+    # tests/calibration/sweep.py smi_independent, 100 seeds: bias -0.0001, sd 0.0007, max 0.0019
+    assert abs(res.value) < 0.0023
 
 
 def test_smi_invariant_to_separate_rotations():
@@ -92,7 +93,8 @@ def test_smi_invariant_to_separate_rotations():
     # fresh random directions: equal in distribution
     c = fastsmi.smi(X @ A, Y @ B, n_projections=400, seed=9)
     d = fastsmi.smi(X, Y, n_projections=400, seed=10)
-    assert abs(c.value - d.value) < 4 * np.hypot(c.stderr, d.stderr)
+    # tests/calibration/sweep.py smi_rotation_difference, 100 seeds: bias 0.0005, sd 0.0052, max 0.0165
+    assert abs(c.value - d.value) < 0.0177
 
 
 def test_discrete_labels_recover_label_information():
@@ -102,7 +104,8 @@ def test_discrete_labels_recover_label_information():
     # X = label * e_1 * 20 + noise: projections separate the classes unless theta_1 ~ 0
     X = rng.standard_normal((n, 1)) + 20.0 * labels[:, None]
     res = fastsmi.smi(X, labels, y_discrete=True, n_projections=16, seed=0)
-    assert res.value == pytest.approx(np.log(2), abs=0.02)
+    # tests/calibration/sweep.py smi_labels_log2, 100 seeds: bias 0.0000, sd 0.0003, max error 0.0016
+    assert abs(res.value - np.log(2)) < 0.0016
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -193,7 +196,10 @@ def test_orthonormal_method_is_seeded_and_close_to_sphere():
     b = fastsmi.smi(X, Y, n_projections=300, method="orthonormal", seed=5)
     np.testing.assert_array_equal(a.per_slice, b.per_slice)
     exact = gaussian_smi(2.0, 6)
-    assert abs(a.value - exact) < 4 * a.stderr + BIAS
+    # tests/calibration/sweep.py smi_orthonormal, 100 seeds: bias 0.0012, sd 0.0038, max error 0.0164;
+    # with a truth of 0.045 this finds a bias of 44% (not 10%) in 90% of seeds: the exact-value test
+    # above carries the accuracy check, this one the orthonormal directions' agreement with it
+    assert abs(a.value - exact) < 0.0164
 
 
 def test_duplicated_rows_give_the_oracle_estimates():
