@@ -158,21 +158,28 @@ def test_ksg_gaussian_closed_form_5d():
     X, Y = _gaussian(4000, 5, 1.0, seed=0)
     big = [_fulldim.ksg_mi(X, Y, k=1, variant=v, workers=2) for v in (1, 2)]
     small = [_fulldim.ksg_mi(X[:500], Y[:500], k=1, variant=v) for v in (1, 2)]
-    for b, s in zip(big, small):
-        assert abs(b - 1.0) < 0.2
+    # tests/calibration/sweep.py ksg_5d[v], 100 seeds: KSG's own bias here is -0.136 (v=1) and
+    # -0.109 (v=2), sd 0.029 / 0.032, largest error 0.222 / 0.198: tolerances 0.231 / 0.216.  The
+    # estimator's bias exceeds 10%, so this closed-form check cannot see a 10% error; the
+    # consistency check below and the brute-force comparisons can.
+    for b, s, tol in zip(big, small, (0.231, 0.216)):
+        assert abs(b - 1.0) < tol
         assert b > s + 0.05
 
 
 def test_ksg_independent_is_near_zero():
     rng = np.random.default_rng(11)
     X, Y = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 2))
-    assert abs(_fulldim.ksg_mi(X, Y, k=3)) < 0.05
+    # tests/calibration/sweep.py ksg_independent, 100 seeds: bias -0.0028, sd 0.0142, max 0.0305
+    assert abs(_fulldim.ksg_mi(X, Y, k=3)) < 0.0495
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_kl_entropy_gaussian_closed_form(d):
-    # H = 0.5 log((2 pi e)^d det C).  1-NN KL at n = 3000 has sd ~0.03-0.05 and small
-    # bias for d <= 3; two seeds averaged, tolerance 0.1.
+    # H = 0.5 log((2 pi e)^d det C).  tests/calibration/sweep.py kl_entropy_error[d], 100 seeds
+    # (bias, sd, max error -> tolerance): d=1: +0.0016, 0.0191, 0.048 -> 0.065; d=2: -0.0007,
+    # 0.0217, 0.060 -> 0.072; d=3: -0.0153, 0.0250, 0.085 -> 0.098.  The entropies are 2-6
+    # nats, so a 10% bias fails every seed.
     rng = np.random.default_rng(d)
     A = rng.normal(size=(d, d)) + 2 * np.eye(d)
     C = A @ A.T
@@ -183,7 +190,7 @@ def test_kl_entropy_gaussian_closed_form(d):
         ests.append(_fulldim.kl_entropy(Z, weights=[1.0]))
         # The whitened (seed) variant estimates the same quantity.
         ests.append(_fulldim.kl_entropy(Z, weights=[1.0], whiten=True))
-    assert abs(np.mean(ests) - exact) < 0.1
+    assert abs(np.mean(ests) - exact) < {1: 0.065, 2: 0.072, 3: 0.098}[d]
 
 
 def test_seed_variant_is_invariant_under_linear_maps():
@@ -211,8 +218,9 @@ def test_ross_separated_classes_give_log_of_class_count():
     labels = rng.integers(0, 4, size=2000)
     X = rng.normal(size=(2000, 2)) + 20.0 * labels[:, None]
     # Perfectly separable classes with equal probabilities: I = H(L) ~ log 4.
+    # tests/calibration/sweep.py ross_log4_error, 100 seeds: error +0.0008 in every seed (sd < 1e-4)
     p = np.bincount(labels) / 2000
-    assert abs(_fulldim.ross_mi(X, labels, k=3) - (-(p * np.log(p)).sum())) < 0.02
+    assert abs(_fulldim.ross_mi(X, labels, k=3) - (-(p * np.log(p)).sum())) < 0.001
 
 
 # --------------------------------------------------------------------------------------
