@@ -225,7 +225,9 @@ def test_noise_kept_at_inference_and_seeded():
     c = tap_activations(net, x, layers=["layer4"], seed=2)["layer4"]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    assert np.max(np.abs(a - c)) < 0.2 * np.max(np.abs(a))  # relative noise 1e-3 is small
+    # relative noise 1e-3 is small: tests/calibration/sweep.py mnist_noise_ratio, 100 seed pairs: the ratio
+    # below has mean 0.043, sd 0.031, range 0.0007-0.142; ten times the noise (1e-2) gives about 0.4
+    assert np.max(np.abs(a - c)) < 0.15 * np.max(np.abs(a))
 
 
 def test_tap_rejects_unknown_layer():

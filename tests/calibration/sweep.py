@@ -248,10 +248,12 @@ def _sign_information(sigma: float = 0.5) -> float:
     return h_l - h_cond
 
 
-case("mnist_smi_xl", "test_mnist.py::test_measure_against_gaussian_closed_form",
-     0.5 * math.log(5.0))(lambda seed: _mnist_noise(seed)[0])
-case("mnist_smi_ly", "test_mnist.py::test_measure_against_gaussian_closed_form",
-     _sign_information())(lambda seed: _mnist_noise(seed)[1])
+for _n in (3000, 12000):
+    _suffix = "" if _n == 3000 else f"[n={_n}]"
+    case(f"mnist_smi_xl{_suffix}", "test_mnist.py::test_measure_against_gaussian_closed_form",
+         0.5 * math.log(5.0))(lambda seed, n=_n: _mnist_noise(seed, n=n)[0])
+    case(f"mnist_smi_ly{_suffix}", "test_mnist.py::test_measure_against_gaussian_closed_form",
+         _sign_information())(lambda seed, n=_n: _mnist_noise(seed, n=n)[1])
 
 
 def _noise_ratio(seed):
