@@ -33,11 +33,14 @@ def test_frames_are_orthonormal_and_seeded():
 
 def test_ksmi_matches_exact_gaussian_value():
     d, mi, s = 6, 2.0, 2
-    X, Y = GaussianModel(d, mi).sample(3000, rng=np.random.default_rng(2))
-    res = fastsmi.smi(X, Y, n_projections=150, slice_dim=s, seed=3)
+    X, Y = GaussianModel(d, mi).sample(1500, rng=np.random.default_rng(2))
+    res = fastsmi.smi(X, Y, n_projections=100, slice_dim=s, seed=3)
     exact, mc_se = exact_ksmi_gaussian(d, mi, s)
-    # KSG in a 4-D joint at n=3000 underestimates by a few hundredths of a nat
-    assert abs(res.value - exact) < 4 * np.hypot(res.stderr, mc_se) + 0.04
+    # tests/calibration/sweep.py ksmi_exact[n=1500-m=100], 100 seeds, against the exact value 0.1931
+    # (2e5 Monte Carlo frames): bias -0.0034, sd 0.0102, largest error 0.033 -> 0.0371, plus the
+    # Monte Carlo error of `exact` here.  A bias of 26% fails 90% of seeds (the former n = 3000,
+    # m = 150 test allowed about 0.07, 36% of the value).
+    assert abs(res.value - exact) < 0.0371 + 3.29 * mc_se
 
 
 def test_full_dimensional_slice_equals_mi():

@@ -203,6 +203,12 @@ for _n, _m in ((3000, 150), (1500, 100)):
          float("nan"))(_ksmi)  # truth: exact_ksmi_gaussian (Monte Carlo), filled in at run time
 
 
+@case("ksmi_full_dim_minus_mi", "test_ksmi.py::test_full_dimensional_slice_equals_mi", 0.0)
+def _ksmi_full(seed):
+    X, Y = GaussianModel(3, 1.0).sample(2000, rng=np.random.default_rng(145_000 + seed))
+    return fastsmi.smi(X, Y, n_projections=20, slice_dim=3, seed=seed).value - fastsmi.mi(X, Y)
+
+
 # ------------------------------------------------------------------ tests/test_synthetic.py
 for _d, _mi_val, _est in ((1, 1.0, "ksg"), (1, 1.0, "seed"), (3, 1.5, "ksg")):
     def _syn(seed, d=_d, mi=_mi_val, est=_est):
@@ -268,6 +274,31 @@ def _noise_ratio(seed):
     a = tap_activations(net, x, layers=["layer4"], seed=2 * seed + 1)["layer4"]
     c = tap_activations(net, x, layers=["layer4"], seed=2 * seed + 2)["layer4"]
     return float(np.max(np.abs(a - c)) / np.max(np.abs(a)))
+
+
+def _mnist_independent(seed):
+    import torch
+
+    from fastsmi.mnist import data as D
+    from fastsmi.mnist.infoplane import measure_infoplane
+
+    d = D.load_digits_as_mnist().subset(n_test=400)
+    x = torch.from_numpy(D.normalize_images(d.x_test))
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 3))
+
+    class Replace(torch.nn.Module):
+        def forward(self, x):
+            return torch.randn(x.shape[0], 5)
+
+    net.append(Replace())
+    res = measure_infoplane(net, x, d.y_test, layers=["2"], n_projections=30, seed=seed, n_jobs=1)
+    return tuple(next(r for r in res.records if r["quantity"] == q)["estimate"] for q in ("smi_xl", "smi_ly"))
+
+
+case("mnist_independent_smi_xl", "test_mnist.py::test_independent_layer_has_near_zero_smi", 0.0)(
+    lambda seed: _mnist_independent(seed)[0])
+case("mnist_independent_smi_ly", "test_mnist.py::test_independent_layer_has_near_zero_smi", 0.0)(
+    lambda seed: _mnist_independent(seed)[1])
 
 
 case("mnist_noise_ratio", "test_mnist.py::test_noise_kept_at_inference_and_seeded", float("nan"))(_noise_ratio)
