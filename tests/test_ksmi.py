@@ -47,7 +47,8 @@ def test_full_dimensional_slice_equals_mi():
     """s = d: every frame is a rotation, and KSG is rotation-invariant only in law, so compare to MI loosely."""
     X, Y = GaussianModel(3, 1.0).sample(2000, rng=np.random.default_rng(4))
     res = fastsmi.smi(X, Y, n_projections=20, slice_dim=3, seed=0)
-    assert res.value == pytest.approx(fastsmi.mi(X, Y), abs=0.05)
+    # tests/calibration/sweep.py ksmi_full_dim_minus_mi, 100 seeds: bias +0.0001, sd 0.0082, largest 0.021
+    assert abs(res.value - fastsmi.mi(X, Y)) < 0.0272
 
 
 def test_ksmi_deterministic_across_threads_and_discrete_labels():

@@ -365,9 +365,11 @@ def test_independent_layer_has_near_zero_smi():
     net.append(Replace())
     _, x, y = _tiny_setup(400)
     res = measure_infoplane(net, x, y, layers=["3"], n_projections=30, seed=1, n_jobs=1)
-    for q in ("smi_xl", "smi_ly"):
+    # tests/calibration/sweep.py mnist_independent_smi_xl / _ly, 100 seeds: bias +0.0003 / -0.0002,
+    # sd 0.0046 / 0.0065, largest 0.011 / 0.015 -> 0.0155 / 0.0215 (formerly 0.03 + 4 se)
+    for q, tol in (("smi_xl", 0.0155), ("smi_ly", 0.0215)):
         row = next(r for r in res.records if r["quantity"] == q)
-        assert abs(row["estimate"]) < 0.03 + 4 * row["stderr"]
+        assert abs(row["estimate"]) < tol
 
 
 def test_aemi_quantities_match_direct_mi_calls():
