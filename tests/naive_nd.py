@@ -151,3 +151,98 @@ def ross_mi(X, labels, k: int) -> float:
         total_m += digamma(m_i)
         total_class += digamma(np.sum(labels == labels[i]))
     return float(digamma(n) - total_class / n + digamma(k) - total_m / n)
+
+
+def kl_discrete_mi(X, labels, weights, whiten: bool = False, seed_offset: bool = False) -> float:
+    """H(X) - sum_c p_c H(X | c) with :func:`kl_entropy`; X at unit variance unless whitened."""
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    if not whiten:
+        X = _unit_variance(X)
+    n = X.shape[0]
+    total = kl_entropy(X, weights, whiten, seed_offset)
+    for c in np.unique(labels):
+        sub = X[labels == c]
+        total -= sub.shape[0] / n * kl_entropy(sub, weights, whiten, seed_offset)
+    return float(total)
+
+
+# ---------------------------------------------------------------------------- weights
+# Written from the papers' definitions in 50-digit arithmetic, independently of fastsmi._weights.
+
+def kth_neighbour_weights(k: int) -> np.ndarray:
+    """(0, ..., 0, 1): the unweighted estimator with the k-th neighbour."""
+    w = np.zeros(k)
+    w[-1] = 1.0
+    return w
+
+
+def bsy_weights(k: int, d: int) -> np.ndarray:
+    """Berrett, Samworth & Yuan (2019): the minimum-norm w with sum w = 1, the moment sums
+    sum_j w_j Gamma(j + 2l/d) / Gamma(j) = 0 (l = 1..floor(d/4)) and w_j = 0 off the ranks
+    {floor(i k / d)}; the unweighted k-th neighbour for d <= 3 (no moment condition), as the
+    authors' IndepTest does."""
+    import mpmath
+
+    if d <= 3:
+        return kth_neighbour_weights(k)
+    support = sorted({(i * k) // d for i in range(1, d + 1)} - {0})
+    with mpmath.workdps(50):
+        rows = [[mpmath.mpf(1)] * len(support)]
+        for ell in range(1, d // 4 + 1):
+            s = mpmath.mpf(2 * ell) / d
+            rows.append([mpmath.gamma(j + s) / mpmath.gamma(j) for j in support])
+        A = mpmath.matrix(rows)
+        b = mpmath.matrix([1] + [0] * (len(rows) - 1))
+        w_s = A.T * mpmath.lu_solve(A * A.T, b)  # minimum-norm solution of A w = b
+        w = np.zeros(k)
+        for i, j in enumerate(support):
+            w[j - 1] = float(w_s[i])
+    return w
+
+
+def mutinfo_weights(k: int, d: int, rcond: float = 1e-6) -> tuple[np.ndarray, float]:
+    """The seed library's weights rebuilt from its definition, in 50-digit arithmetic.
+
+    mutinfo (VanessB/Information-v3, ``KLFunctional.set_optimal_weights``) defines the
+    weights of its weighted Kozachenko-Leonenko estimator as the least-squares solution,
+    with singular values below ``rcond`` times the largest treated as zero, of the system
+
+    * ``(1/k) sum_j w_j = 1/k``;
+    * ``sum_j w_j g_l(j) / ||g_l|| = 0`` with ``g_l(j) = Gamma(j + 2l/d) / Gamma(j)``,
+      ``l = 1..floor(d/4)``;
+    * ``w_j = 0`` for every 1-based rank ``j`` outside ``{floor(i k / d) : i = 1..d}``;
+
+    and as ``(1, 0, ..., 0)`` for ``d <= 4``.  The truncated-SVD pseudo-inverse is what a
+    least-squares solve with that ``rcond`` returns; here it is computed exactly (mpmath SVD)
+    rather than in floating point.  Also returned: the distance, in log10, from the cut-off
+    to the nearest singular value (a case near the cut-off is decided by rounding).
+    """
+    import mpmath
+
+    if d <= 4:
+        return np.eye(k)[0], np.inf
+    with mpmath.workdps(50):
+        rows = [[mpmath.mpf(1) / k] * k]
+        rhs = [mpmath.mpf(1) / k]
+        for ell in range(1, d // 4 + 1):
+            g = [mpmath.gamma(j + mpmath.mpf(2 * ell) / d) / mpmath.gamma(j) for j in range(1, k + 1)]
+            norm = mpmath.sqrt(mpmath.fsum(x * x for x in g))
+            rows.append([x / norm for x in g])
+            rhs.append(mpmath.mpf(0))
+        allowed = {(i * k) // d for i in range(1, d + 1)}
+        for j in range(1, k + 1):
+            if j not in allowed:
+                rows.append([mpmath.mpf(1) if c == j else mpmath.mpf(0) for c in range(1, k + 1)])
+                rhs.append(mpmath.mpf(0))
+        A = mpmath.matrix(rows)
+        U, S, V = mpmath.svd_r(A, full_matrices=False, compute_uv=True)
+        cut = rcond * max(S)
+        w = [mpmath.mpf(0)] * k
+        for i in range(len(S)):
+            if S[i] > cut:
+                coef = mpmath.fsum(U[r, i] * rhs[r] for r in range(A.rows)) / S[i]
+                for c in range(k):
+                    w[c] += coef * V[i, c]
+        margin = min(abs(float(mpmath.log10(S[i] / cut))) for i in range(len(S)) if S[i] > 0)
+        return np.array([float(x) for x in w]), margin

@@ -19,8 +19,10 @@ from fastsmi._plan import make_plan
 
 from conftest import _available
 
-requires_numba = pytest.mark.skipif(not _available("numba"), reason="the Numba backend is not installed")
-requires_cython = pytest.mark.skipif(not _available("cython"), reason="the Cython backend is not built")
+from conftest import requires  # noqa: E402
+
+requires_numba = requires("numba")
+requires_cython = requires("cython")
 
 ESTIMATORS = ["ksg", "ksg2", "kl", "wkl", "seed"]
 DISCRETE_ESTIMATORS = ["ksg", "kl", "wkl", "seed"]
@@ -62,8 +64,6 @@ def _both(X, Y, **kw):
 @pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("n", [7, 60, 400])
 def test_cython_matches_numba_continuous(estimator, k, n):
-    if n <= k:
-        pytest.skip("n must exceed k")
     X, Y = _gaussian(n, 3, 2, seed=n + k)
     a, b = _both(X, Y, n_projections=24, estimator=estimator, k=k, seed=11)
     assert np.all(np.isfinite(a))
@@ -212,3 +212,88 @@ def test_cython_rejects_bad_search():
     with pytest.raises(ValueError, match="search"):
         mod.run_block(plan, np.ones((20, 16)), np.ones((20, 16)), z, z, np.zeros(2), None, np.empty(1),
                       np.zeros(1, np.int8), "kdtree")
+
+
+# --------------------------------------------------------------------------- skips are deliberate
+
+_INJECT = '''
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+
+BROKEN = [m for m in os.environ.get("FASTSMI_TEST_BREAK", "").split(",") if m]
+MISSING = [m for m in os.environ.get("FASTSMI_TEST_HIDE", "").split(",") if m]
+for name in MISSING:
+    sys.modules[name] = None  # "not installed": any import of it raises ImportError
+
+
+class _Failing(importlib.abc.Loader):
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ImportError(f"injected failure while importing {module.__name__}")
+
+
+class _Breaker(importlib.abc.MetaPathFinder):
+    """The module is found (it is installed) but importing it fails."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name in BROKEN:
+            return importlib.machinery.ModuleSpec(name, _Failing())
+        return None
+
+
+sys.meta_path.insert(0, _Breaker())
+'''
+
+
+def _session(tmp_path, test_file: str, *, broken: str = "", hidden: str = "", required: str = ""):
+    """Collect ``test_file`` in a fresh pytest whose plugin breaks or hides modules before conftest loads."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "fastsmi_inject.py").write_text(_INJECT)
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSMI_")}
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), str(root)]), FASTSMI_TEST_BREAK=broken,
+               FASTSMI_TEST_HIDE=hidden, FASTSMI_REQUIRE_BACKENDS=required)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "fastsmi_inject", "-p", "no:cacheprovider", "--collect-only", "-q",
+         f"tests/{test_file}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@requires_numba
+def test_a_broken_numba_backend_fails_the_run_and_says_why(tmp_path):
+    # numba imports, fastsmi._numba.backend does not: the run must stop, not drop the Numba cases
+    rc, out = _session(tmp_path, "test_kernels.py", broken="fastsmi._numba.backend")
+    assert rc != 0, out
+    assert "'numba' is installed but does not import" in out, out
+    assert "injected failure while importing fastsmi._numba.backend" in out, out
+    assert "-numba]" not in out and "-cython]" not in out, out  # nothing was collected
+
+
+@requires_numba
+def test_broken_dense_search_and_kdtree_fail_the_run(tmp_path):
+    rc, out = _session(tmp_path, "test_dense_fulldim.py", broken="fastsmi._numba._dense")
+    assert rc != 0 and "'dense' is installed but does not import" in out, out
+    rc, out = _session(tmp_path, "test_kdtree.py", broken="fastsmi._cython._kdtree")
+    assert rc != 0 and "'kdtree' is installed but does not import" in out, out
+
+
+@requires_cython
+def test_missing_numba_is_a_skip_unless_required(tmp_path):
+    rc, out = _session(tmp_path, "test_kernels.py", hidden="numba")
+    assert rc == 0, out
+    assert "-cython]" in out and "-numba]" not in out, out
+    rc, out = _session(tmp_path, "test_kernels.py", hidden="numba", required="numba,cython")
+    assert rc != 0, out
+    assert "'numba' is required by FASTSMI_REQUIRE_BACKENDS but is missing: numba not installed" in out, out
+    rc, out = _session(tmp_path, "test_kernels.py", hidden="numba", required="cython")
+    assert rc == 0, out

@@ -4,7 +4,9 @@ import math
 import numpy as np
 import pytest
 
-pytest.importorskip("fastsmi._cython._kdtree")
+from conftest import require  # noqa: E402
+
+require("kdtree")
 
 import naive_nd  # noqa: E402
 from fastsmi import _fulldim  # noqa: E402
@@ -136,13 +138,15 @@ def test_workers_do_not_change_results():
 @pytest.mark.parametrize("d", [1, 2])
 @pytest.mark.parametrize("variant", [1, 2])
 def test_ksg_gaussian_closed_form_low_dim(d, variant):
-    # I = -(d/2) log(1 - rho^2) = 1 nat.  At n = 3000, k = 3 the KSG bias in 2 + 2
-    # dimensions is ~0.01-0.03 nats and the seed-to-seed sd ~0.02, so the mean of two
-    # seeds lies within 0.1 of the truth with a wide margin; a wrong digamma term,
-    # count or norm shifts it by > 0.2.
+    # I = -(d/2) log(1 - rho^2) = 1 nat, the mean of two seeds at n = 3000, k = 3.
+    # tests/calibration/sweep.py ksg_low_dim[d-v], 100 seeds (bias, sd, max error -> tolerance):
+    # d=1 v=1: 0.0063, 0.0145, 0.0514 -> 0.054;  d=1 v=2: 0.0059, 0.0157, 0.0500 -> 0.058;
+    # d=2 v=1: 0.0060, 0.0162, 0.0558 -> 0.060;  d=2 v=2: 0.0084, 0.0177, 0.0623 -> 0.067;
+    # a 10% bias (0.1 nat) fails 95-99% of seeds.
+    tol = {(1, 1): 0.054, (1, 2): 0.058, (2, 1): 0.060, (2, 2): 0.067}[d, variant]
     est = np.mean([_fulldim.ksg_mi(*_gaussian(3000, d, 1.0, s), k=3, variant=variant)
                    for s in (0, 1)])
-    assert abs(est - 1.0) < 0.1
+    assert abs(est - 1.0) < tol
 
 
 def test_ksg_gaussian_closed_form_5d():
@@ -154,21 +158,28 @@ def test_ksg_gaussian_closed_form_5d():
     X, Y = _gaussian(4000, 5, 1.0, seed=0)
     big = [_fulldim.ksg_mi(X, Y, k=1, variant=v, workers=2) for v in (1, 2)]
     small = [_fulldim.ksg_mi(X[:500], Y[:500], k=1, variant=v) for v in (1, 2)]
-    for b, s in zip(big, small):
-        assert abs(b - 1.0) < 0.2
+    # tests/calibration/sweep.py ksg_5d[v], 100 seeds: KSG's own bias here is -0.136 (v=1) and
+    # -0.109 (v=2), sd 0.029 / 0.032, largest error 0.222 / 0.198: tolerances 0.231 / 0.216.  The
+    # estimator's bias exceeds 10%, so this closed-form check cannot see a 10% error; the
+    # consistency check below and the brute-force comparisons can.
+    for b, s, tol in zip(big, small, (0.231, 0.216)):
+        assert abs(b - 1.0) < tol
         assert b > s + 0.05
 
 
 def test_ksg_independent_is_near_zero():
     rng = np.random.default_rng(11)
     X, Y = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 2))
-    assert abs(_fulldim.ksg_mi(X, Y, k=3)) < 0.05
+    # tests/calibration/sweep.py ksg_independent, 100 seeds: bias -0.0028, sd 0.0142, max 0.0305
+    assert abs(_fulldim.ksg_mi(X, Y, k=3)) < 0.0495
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_kl_entropy_gaussian_closed_form(d):
-    # H = 0.5 log((2 pi e)^d det C).  1-NN KL at n = 3000 has sd ~0.03-0.05 and small
-    # bias for d <= 3; two seeds averaged, tolerance 0.1.
+    # H = 0.5 log((2 pi e)^d det C).  tests/calibration/sweep.py kl_entropy_error[d], 100 seeds
+    # (bias, sd, max error -> tolerance): d=1: +0.0016, 0.0191, 0.048 -> 0.065; d=2: -0.0007,
+    # 0.0217, 0.060 -> 0.072; d=3: -0.0153, 0.0250, 0.085 -> 0.098.  The entropies are 2-6
+    # nats, so a 10% bias fails every seed.
     rng = np.random.default_rng(d)
     A = rng.normal(size=(d, d)) + 2 * np.eye(d)
     C = A @ A.T
@@ -179,7 +190,7 @@ def test_kl_entropy_gaussian_closed_form(d):
         ests.append(_fulldim.kl_entropy(Z, weights=[1.0]))
         # The whitened (seed) variant estimates the same quantity.
         ests.append(_fulldim.kl_entropy(Z, weights=[1.0], whiten=True))
-    assert abs(np.mean(ests) - exact) < 0.1
+    assert abs(np.mean(ests) - exact) < {1: 0.065, 2: 0.072, 3: 0.098}[d]
 
 
 def test_seed_variant_is_invariant_under_linear_maps():
@@ -207,8 +218,9 @@ def test_ross_separated_classes_give_log_of_class_count():
     labels = rng.integers(0, 4, size=2000)
     X = rng.normal(size=(2000, 2)) + 20.0 * labels[:, None]
     # Perfectly separable classes with equal probabilities: I = H(L) ~ log 4.
+    # tests/calibration/sweep.py ross_log4_error, 100 seeds: error +0.0008 in every seed (sd < 1e-4)
     p = np.bincount(labels) / 2000
-    assert abs(_fulldim.ross_mi(X, labels, k=3) - (-(p * np.log(p)).sum())) < 0.02
+    assert abs(_fulldim.ross_mi(X, labels, k=3) - (-(p * np.log(p)).sum())) < 0.001
 
 
 # --------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import available, status
+
 import fastsmi
 from fastsmi.experiments import synthetic as syn
 from fastsmi.experiments.cli import add_parser, config_from_args, main
@@ -112,10 +114,14 @@ def test_group_shares_samples_and_rows_reproduce_from_seed():
 def test_full_mi_against_closed_form():
     model = GaussianModel(1, 1.0)
     X, Y = model.sample(2000, rng=np.random.default_rng(3))
-    for estimator in ("ksg", "seed"):
-        assert syn.full_mi(X, Y, estimator=estimator, k=5) == pytest.approx(1.0, abs=0.1)
+    # tests/calibration/sweep.py synthetic_full_mi[...], 100 seeds (bias, sd, max error -> tolerance):
+    # d=1 ksg +0.014, 0.026, 0.080 -> 0.101; d=1 seed +0.004, 0.055, 0.174 -> 0.185;
+    # d=3 ksg -0.149, 0.027, 0.219 -> 0.237 (KSG's own bias in a 6-D joint).  This checks the
+    # wrapper; the closed-form accuracy is tested on larger samples in test_mi_closed_form.py.
+    for estimator, tol in (("ksg", 0.101), ("seed", 0.185)):
+        assert abs(syn.full_mi(X, Y, estimator=estimator, k=5) - 1.0) < tol
     X, Y = GaussianModel(3, 1.5).sample(2000, rng=np.random.default_rng(4))
-    assert syn.full_mi(X, Y, estimator="ksg", k=5) == pytest.approx(1.5, abs=0.25)
+    assert abs(syn.full_mi(X, Y, estimator="ksg", k=5) - 1.5) < 0.237
     with pytest.raises(ValueError, match="full-dimensional estimator"):
         syn.full_mi(X, Y, estimator="ksg2x", k=5)
 
@@ -178,7 +184,9 @@ def test_kill_subprocess_midway_then_resume(tmp_path):
 
 
 def test_dask_local_cluster_matches_local(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    if not available("dask"):
+        pytest.skip(f"dask: {status('dask').detail}")
+    import distributed
     local_cfg = syn.SyntheticConfig(**TINY)
     dask_cfg = syn.SyntheticConfig(**TINY, n_jobs=1)  # threads are not a result parameter
     syn.run_experiment(local_cfg, tmp_path / "local", plots=False, progress=False)

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from fastsmi import _weights
+from naive_nd import bsy_weights as bsy_weights_reference
+from naive_nd import mutinfo_weights
+
 from fastsmi._weights import bsy_min_k, bsy_support, bsy_weights, seed_weights
 
 
@@ -147,13 +150,27 @@ def test_seed_weights_low_dimension():
             np.testing.assert_array_equal(seed_weights(k, d), np.eye(k)[0])
 
 
-def test_seed_weights_20d_k5():
+def test_seed_weights_20d_k5_from_the_definition():
+    ref, margin = mutinfo_weights(5, 20)
+    # the nearest singular value is 10^0.106 from the cut-off, far beyond float64 rounding
+    # (about 1e-10 relative here): which values are kept does not hinge on rounding
+    assert margin > 0.1
     w = seed_weights(5, 20)
-    np.testing.assert_allclose(
-        w, [618.34, -5535.48, 14478.19, -14866.26, 5306.20], atol=0.006
-    )
+    # float64 least squares on a system of condition up to 1e6 keeps about ten digits
+    np.testing.assert_allclose(w, ref, rtol=1e-7)
+    # the README's quoted values
+    np.testing.assert_allclose(w, [618.34, -5535.48, 14478.19, -14866.26, 5306.20], atol=0.006)
     # the seed's system is inconsistent: the weights do not even sum to one
     assert abs(w.sum() - 1.0) > 1e-3
+
+
+@pytest.mark.parametrize("d", [5, 6, 8, 11, 16, 20, 30])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 13, 30])
+def test_seed_weights_equal_the_definition(k, d):
+    ref, margin = mutinfo_weights(k, d)
+    # a singular value within rounding of the cut-off would make the kept set a coin toss
+    assert margin > 1e-3, f"a singular value lies within 10^{margin:.4f} of the cut-off"
+    np.testing.assert_allclose(seed_weights(k, d), ref, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(ref).max()))
 
 
 def test_seed_weights_match_bsy_when_consistent_and_well_conditioned():
@@ -161,6 +178,11 @@ def test_seed_weights_match_bsy_when_consistent_and_well_conditioned():
     # solution, which is BSY's with the paper's support
     for k, d in [(10, 8), (20, 5), (50, 12)]:
         np.testing.assert_allclose(seed_weights(k, d), bsy_weights(k, d), rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("k, d", [(2, 4), (5, 4), (3, 6), (10, 8), (20, 12), (9, 9)])
+def test_bsy_weights_equal_the_reference(k, d):
+    np.testing.assert_allclose(bsy_weights(k, d), bsy_weights_reference(k, d), rtol=1e-9, atol=1e-12)
 
 
 def test_seed_weights_bad_arguments():
