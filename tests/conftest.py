@@ -174,3 +174,13 @@ requires_numba = requires("numba")
 def pytest_report_header(config: pytest.Config) -> Optional[str]:
     parts = [f"{n}: {s.state}" + (f" ({s.detail})" if s.state == "missing" else "") for n, s in _STATUS.items()]
     return "fastsmi components probed so far: " + "; ".join(parts) + f"; backends under test: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture
+def no_tie_policy(monkeypatch):
+    """Reach the kernels with tied data that the public tie policy refuses.
+
+    The kernels' tie-breaking (the seeded jitter) is tested for parity and against
+    the oracle on such data; tests/test_ties.py tests the policy itself.
+    """
+    monkeypatch.setattr("fastsmi._validation.check_ties", lambda *args, **kwargs: None)

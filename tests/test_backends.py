@@ -45,12 +45,6 @@ def _tied(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
-@pytest.fixture
-def no_tie_policy(monkeypatch):
-    """Kernel parity on ties that the public tie policy refuses (tests/test_ties.py covers the policy)."""
-    monkeypatch.setattr("fastsmi._validation.check_ties", lambda *args, **kwargs: None)
-
-
 def _both(X, Y, **kw):
     a = fastsmi.smi(X, Y, backend="numba", **kw)
     b = fastsmi.smi(X, Y, backend="cython", **kw)

@@ -230,7 +230,7 @@ AXES_Y = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("estimator", ["ksg", "ksg2", "kl", "wkl", "seed"])
-def test_smi_on_ties_equals_the_oracle(estimator, backend):
+def test_smi_on_ties_equals_the_oracle(estimator, backend, no_tie_policy):
     X, Y, _ = _tied()
     res = fastsmi.smi(X, Y, estimator=estimator, k=K, seed=SEED, backend=backend, directions_x=AXES_X,
                       directions_y=AXES_Y)
@@ -243,7 +243,7 @@ def test_smi_on_ties_equals_the_oracle(estimator, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("estimator", ["ksg", "kl", "wkl", "seed"])
-def test_smi_with_labels_on_ties_equals_the_oracle(estimator, backend):
+def test_smi_with_labels_on_ties_equals_the_oracle(estimator, backend, no_tie_policy):
     X, _, labels = _tied()
     res = fastsmi.smi(X, labels, y_discrete=True, estimator=estimator, k=K, seed=SEED, backend=backend,
                       directions_x=AXES_X)
