@@ -2,7 +2,7 @@
 
 Canonical case: X, Y in R^10 Gaussian with I(X;Y) = 2 nats, n = 3000,
 m = 2000 directions, KSG with k = 5, all cores.  Discrete case: n = 10,000,
-X in R^50 against 10 class labels, m = 1000.
+X in R^50 against 10 class labels, m = 1000, with Ross's KSG and the seed's estimator.
 
 The baselines (a loop of scikit-learn's ``mutual_info_regression`` /
 ``mutual_info_classif``, and the seed project's ball-tree method as its library
@@ -94,13 +94,16 @@ def test_canonical_seed_method(benchmark, canonical_subset, method, label):
     record(benchmark, CANON, label, BASELINE_SLICES)
 
 
-def test_discrete_fastsmi(benchmark, discrete):
+@pytest.mark.parametrize("estimator", ["ksg", "seed"])
+def test_discrete_fastsmi(benchmark, discrete, estimator):
+    """Label SMI: Ross's KSG (the default), and the seed's estimator, which its information plane used."""
     X, labels = discrete
-    fastsmi.smi(X[:200], labels[:200], y_discrete=True, n_projections=4, seed=0, k=3)
+    fastsmi.smi(X[:200], labels[:200], y_discrete=True, n_projections=4, seed=0, k=3, estimator=estimator)
     benchmark.group = DISC
     benchmark.pedantic(fastsmi.smi, args=(X, labels), kwargs=dict(y_discrete=True, n_projections=1000, k=K, seed=1,
-                                                                  progress=False), rounds=3, warmup_rounds=1)
-    record(benchmark, DISC, "fastsmi.smi y_discrete=True", 1000)
+                                                                  estimator=estimator, progress=False),
+                       rounds=3, warmup_rounds=1)
+    record(benchmark, DISC, f"fastsmi.smi y_discrete=True estimator={estimator}", 1000)
 
 
 def test_discrete_sklearn_loop(benchmark, discrete):

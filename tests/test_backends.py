@@ -180,7 +180,9 @@ def test_constant_projection_status():
     mod.run_block(plan, PX, PY, jit, jit, np.zeros(2), None, out, status, "grid")
     assert status.tolist() == [0, 1, 2, 0]
     assert np.isnan(out[1]) and np.isnan(out[2]) and np.isfinite(out[[0, 3]]).all()
-    with pytest.raises(ValueError, match="constant"):
+    # a constant column is accepted (with a warning); a direction that sees only it gives a constant projection
+    with pytest.raises(ValueError, match=r"the projection of X on direction 0 is constant.*drop redundant columns"), \
+            pytest.warns(UserWarning, match="column 1 of X is constant; a constant coordinate carries no information"):
         fastsmi.smi(np.c_[rng.standard_normal(n), np.zeros(n)], PY[:, :2], directions_x=[[0.0, 1.0]],
                     directions_y=[[1.0, 0.0]], backend="cython")
 

@@ -139,7 +139,8 @@ def test_max_cells_resume_equals_clean_run(tmp_path):
     # a kill during a write leaves a partial line: it is dropped on resume
     with open(part / "results.csv", "a") as fh:
         fh.write("gaussian,2,1.0,0,ksg,Tr")
-    second = syn.run_experiment(cfg, part, plots=False, progress=False)
+    with pytest.warns(RuntimeWarning, match=r"1 damaged row\(s\) \(line 7: a cut or corrupted write\) were dropped"):
+        second = syn.run_experiment(cfg, part, plots=False, progress=False)
     assert (second.skipped, second.computed, second.remaining) == (5, total - 5, 0)
     assert _table(part / "results.csv") == _table(tmp_path / "clean" / "results.csv")
     third = syn.run_experiment(cfg, part, plots=False, progress=False)
