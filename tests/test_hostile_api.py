@@ -438,7 +438,9 @@ def test_unwritable_numba_cache_compiles_in_memory(tmp_path):
         print(name, _config.JIT_OPTIONS["cache"], repr(value))
         print(" | ".join(str(w.message) for w in caught))
     """
-    env = {"NUMBA_CACHE_DIR": str(blocker / "cache"), "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator"}
+    # FASTSMI_BACKEND="": "auto" must choose Numba here even in a run that forces the Cython backend
+    env = {"NUMBA_CACHE_DIR": str(blocker / "cache"), "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator",
+           "FASTSMI_BACKEND": ""}
     proc = _run(code, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     first, messages = proc.stdout.splitlines()[:2]

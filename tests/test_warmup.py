@@ -88,6 +88,7 @@ def test_numba_cache_enabled_follows_the_backend(monkeypatch):
 def test_run_with_warm_up_equals_run_without(tmp_path, monkeypatch):
     from test_synthetic import TINY, _table
 
+    monkeypatch.delenv("FASTSMI_BACKEND", raising=False)  # the warm-up compiles Numba kernels only
     cfg = syn.SyntheticConfig(**dict(TINY, dims=(2, 5)))
     calls = []
     real = runners.warm_up_kernels
@@ -113,7 +114,8 @@ def test_helpers_cache_only_entry_kernels(tmp_path):
 
     code = ("import numpy as np, fastsmi; rng = np.random.default_rng(0); X = rng.normal(size=(80, 6)); "
             "fastsmi.mi(X, X + rng.normal(size=(80, 6)), estimator='ksg', n_jobs=1)")
-    env = dict(os.environ, FASTSMI_NUMBA_CACHE="entry", NUMBA_CACHE_DIR=str(tmp_path))
+    # FASTSMI_BACKEND="": the full-dimensional search runs in Numba even in a run that forces Cython
+    env = dict(os.environ, FASTSMI_NUMBA_CACHE="entry", NUMBA_CACHE_DIR=str(tmp_path), FASTSMI_BACKEND="")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
     saved = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
     assert "_dense.ksg_counts" in saved  # the entry kernel (max-norm brute force, joint d = 12)
