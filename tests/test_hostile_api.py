@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 import fastsmi
+from conftest import BACKENDS, requires_numba
 from fastsmi import _smi, projections
 from fastsmi._threads import run_chunks, usable_cores
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BACKENDS = ("numba", "cython")
 
 rng0 = np.random.default_rng(11)
 X = rng0.standard_normal((200, 3))
@@ -288,6 +288,7 @@ def test_memory_does_not_grow_with_the_number_of_slices():
 # ---------------------------------------------------------------------------------
 # threads: concurrency, caps, interrupts
 # ---------------------------------------------------------------------------------
+@requires_numba
 def test_concurrent_calls_on_the_workqueue_layer():
     code = """
         import threading, numpy as np, numba, fastsmi
@@ -311,12 +312,11 @@ def test_concurrent_calls_on_the_workqueue_layer():
 
 def test_thread_counts_are_capped_at_the_usable_cores():
     from fastsmi import _mi
-    from fastsmi._cython import backend as cython_backend
-    from fastsmi._numba import backend as numba_backend
+    from fastsmi._backends import get_backend
 
     cores = usable_cores()
-    assert numba_backend.resolve_n_jobs(1000) <= cores
-    assert cython_backend.resolve_n_jobs(1000) <= cores
+    for name in BACKENDS:
+        assert get_backend(name).resolve_n_jobs(1000) <= cores
     assert _mi._workers(1000) <= cores and _mi._workers(None) == cores
     seen = set()
     lock = threading.Lock()
@@ -421,6 +421,7 @@ def test_ctrl_c_stops_a_long_call_quickly(case):
 # ---------------------------------------------------------------------------------
 # caches and environment
 # ---------------------------------------------------------------------------------
+@requires_numba
 def test_unwritable_numba_cache_compiles_in_memory(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
