@@ -16,7 +16,7 @@ from fastsmi import _validation as V
 from fastsmi._blas import blas_threads
 from fastsmi._numba import _kernels as K
 from fastsmi._numba._joint import alloc_workspace, sort_values
-from fastsmi._numba._neighbors import count_all_within, kth_sorted
+from fastsmi._numba._neighbors import kth_sorted
 from fastsmi._plan import make_plan
 
 STAGES = ("standardise", "sort", "gather classes", "class k-th radii", "counts (Ross KSG)", "seed KL with labels")

@@ -17,8 +17,6 @@ import fastsmi
 from fastsmi._backends import get_backend
 from fastsmi._plan import make_plan
 
-from conftest import _available
-
 from conftest import requires  # noqa: E402
 
 requires_numba = requires("numba")

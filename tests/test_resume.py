@@ -3,24 +3,15 @@ about, kept aside and recomputed; no completed row is lost, and the final table 
 uninterrupted run's."""
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import pytest
 
 from fastsmi.experiments import synthetic as syn
+from test_synthetic import _table
 
 TINY = dict(dims=(1, 2), mi_values=(0.0, 1.0), n_samples=200, n_projections=8, estimators=("ksg",))
-TIMING = ("wall_s", "cpu_s")
-
-
-def _table(path: Path) -> list[list[str]]:
-    """The results file without its timing columns, as text (NaN == NaN)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    drop = [rows[0].index(c) for c in TIMING]
-    return [[v for i, v in enumerate(r) if i not in drop] for r in rows]
 
 
 @pytest.fixture(scope="module")
