@@ -19,12 +19,8 @@ from __future__ import annotations
 
 #: Target number of points per cell of the quantile grid, for k >= 2 and for k = 1.  A
 #: query scans its cell's 3 x 3 block first, so denser cells mean fewer candidates but
-#: more queries left for the ring search.  Measured on the Numba twin in one process,
-#: the settings alternating (k-th distances of 100 slices, sort and grid included, ms a
-#: slice): k = 5, max-norm, n = 3000, r = 0.3: 0.545 / 0.454 / 0.418 / 0.418 / 0.443 with
-#: 2 / 3 / 4 / 5 / 8 points a cell; n = 2000, r = 0.5: 0.492 / 0.412 / 0.382 / 0.387 /
-#: 0.405.  k = 1, Euclidean, n = 2000, r = 0.3: 0.290 / 0.331 / 0.309 / 0.340 with
-#: 2 / 3 / 4 / 5; r = 0: 0.316 / 0.321 / 0.341 / 0.374.
+#: more queries left for the ring search.  The densities were chosen by measurement
+#: (docs/cython.md, "Why these constants").
 GRID_POINTS_PER_CELL: float = 4.0
 GRID_POINTS_PER_CELL_K1: float = 2.0
 
@@ -49,9 +45,8 @@ KTH_REGISTERS: int = 8
 LANES: int = 8
 
 #: Depth of the short lane scan's network, used for 2 <= k <= LANE_ROWS_SHORT; k = 1 and
-#: LANE_ROWS_SHORT < k <= KTH_REGISTERS use the full depth KTH_REGISTERS.  Measured on the
-#: Numba twin (n = 2000, one thread): 5 rows scan k = 5 in 0.124 ms against 0.171 ms
-#: with 8 rows; for k = 1 the 8-row scan was faster inside the KL slice.
+#: LANE_ROWS_SHORT < k <= KTH_REGISTERS use the full depth KTH_REGISTERS, as measured
+#: (docs/cython.md, "Why these constants").
 LANE_ROWS_SHORT: int = 5
 
 #: Search codes and the ``lanes`` value asking for every neighbour's distance.
