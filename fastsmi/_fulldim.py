@@ -34,6 +34,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
+from ._plan import entropy_weights
 from ._threads import CHUNK_WORK, run_chunks
 from ._validation import tie_counts
 
@@ -45,7 +46,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the build
 else:
     _IMPORT_ERROR = None
 
-__all__ = ["ksg_mi", "mean_log_knn", "kl_entropy", "kl_mi", "ross_mi"]
+__all__ = ["ksg_mi", "mean_log_knn", "kl_entropy", "kl_mi", "mi_full", "ross_mi"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -637,3 +638,35 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
     # at an atom the number of same-class copies replaces k (Gao, Kannan, Oh & Viswanath 2017)
     kk = np.where(atom, g - 1.0, float(k))
     return float(digamma(n) - avg_class + np.mean(digamma(kk)) - avg_m)
+
+
+def mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: bool, workers: int) -> float:
+    """MI of prepared full-dimensional samples (or of X against integer labels) by ``estimator``'s name.
+
+    The dispatch of :func:`fastsmi.mi` and of every k-SMI slice.  The labels' KL-type
+    estimate is ``H(X) - sum_c p_c H(X | c)``.
+    """
+    if y_discrete:
+        if estimator == "ksg":
+            return ross_mi(X, Y, k=k, workers=workers, atoms=True)
+        # H(X) - sum_c p_c H(X | c)
+        w = entropy_weights(estimator, k, X.shape[1])
+        opts = dict(weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed", workers=workers)
+        Xs = X if estimator == "seed" else X / X.std(axis=0)
+        total = kl_entropy(Xs, **opts)
+        for c in np.unique(Y):
+            sub = np.ascontiguousarray(Xs[Y == c])
+            total -= sub.shape[0] / X.shape[0] * kl_entropy(sub, **opts)
+        return float(total)
+    if estimator in ("ksg", "ksg2"):
+        return ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers, atoms=True)
+    dx, dy = X.shape[1], Y.shape[1]
+    return kl_mi(
+        X, Y,
+        weights_x=entropy_weights(estimator, k, dx),
+        weights_y=entropy_weights(estimator, k, dy),
+        weights_xy=entropy_weights(estimator, k, dx + dy),
+        whiten=estimator == "seed",
+        seed_offset=estimator == "seed",
+        workers=workers,
+    )

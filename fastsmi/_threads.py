@@ -1,4 +1,4 @@
-"""Running compiled, GIL-free work on Python threads, in contiguous chunks.
+"""Running compiled, GIL-free work on Python threads, in contiguous chunks, and showing its progress.
 
 The kernels called here release the GIL (Numba ``nogil=True``, Cython ``nogil``), so
 a :class:`~concurrent.futures.ThreadPoolExecutor` runs them in parallel, as scipy's
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 
 def usable_cores() -> int:
@@ -128,3 +129,16 @@ def run_chunks(func: Callable[[int, int], None], b: int, n_threads: int, *, per_
         pool.shutdown(wait=True)
     if not own:
         _check_stop()
+
+
+def progress_bar(total: int, enabled: Optional[bool]) -> Any:
+    """A tqdm bar over ``total`` slices, or None (``enabled=None``: only on a terminal, for more than one slice)."""
+    if enabled is None:
+        enabled = total > 1 and sys.stderr.isatty()
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, unit="slice", desc="fastsmi", leave=False)

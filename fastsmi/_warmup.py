@@ -17,6 +17,8 @@ import multiprocessing
 import os
 from typing import Any, Callable, Sequence
 
+from . import _config
+
 #: A task: ``(weight, function, args)``.  ``function`` must be importable from a
 #: module (it runs in spawned processes); ``weight`` is its rough compile cost.
 Task = tuple[float, Callable[..., Any], tuple]
@@ -30,9 +32,7 @@ def numba_cache_enabled() -> bool:
     >>> isinstance(numba_cache_enabled(), bool)
     True
     """
-    from ._config import CACHE_MODE
-
-    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or CACHE_MODE == "0":
+    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or _config.CACHE_MODE == "0":
         return False
     try:
         import numba  # noqa: F401

@@ -26,7 +26,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+import fastsmi
+
 from . import __version__
+from .experiments.models import GaussianModel
 
 __all__ = ["EXIT_CODES", "UsageError", "build_parser", "load_array", "main"]
 
@@ -304,8 +307,6 @@ def _write_json(report: dict[str, Any]) -> None:
 # commands
 # --------------------------------------------------------------------------------------
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from . import smi
-
     if args.y is None:
         if args.x_cols is None or args.y_cols is None:
             raise UsageError("with one file, give both --x-cols and --y-cols (or give a second file for Y)")
@@ -317,7 +318,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         (Y,) = _load(args.y, specs=[args.y_cols], flags=["--y-cols"], key=args.y_key, delimiter=args.delimiter,
                      skip_header=args.skip_header, what=f"Y file {args.y!r}")
     t0 = time.perf_counter()
-    res = smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
+    res = fastsmi.smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
               y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
               method=args.method, return_slices=False, progress=None if not args.json else False)
     seconds = time.perf_counter() - t0
@@ -335,16 +336,13 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import smi
-    from .experiments.models import GaussianModel
-
     model = GaussianModel(args.dim, args.mi)
     X, Y = model.sample(args.n, rng=np.random.default_rng(args.seed))
     exact = model.smi()
     # compile / load the kernels outside the timed call (with the data's own checks first)
-    smi(X, Y, n_projections=1, seed=0, n_jobs=args.n_jobs, k=args.k, estimator=args.estimator, progress=False)
+    fastsmi.smi(X, Y, n_projections=1, seed=0, n_jobs=args.n_jobs, k=args.k, estimator=args.estimator, progress=False)
     t0 = time.perf_counter()
-    res = smi(X, Y, n_projections=args.n_projections, k=args.k, seed=args.seed, n_jobs=args.n_jobs,
+    res = fastsmi.smi(X, Y, n_projections=args.n_projections, k=args.k, seed=args.seed, n_jobs=args.n_jobs,
               estimator=args.estimator, return_slices=False, progress=None if not args.json else False)
     seconds = time.perf_counter() - t0
     report = dict(d=args.dim, mi=args.mi, n=args.n, n_projections=res.n_projections, estimator=res.estimator,
