@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import functools
-import os
 import types
 import warnings
+
+from ._runtime import backend_choice
 
 BACKENDS = ("auto", "numba", "cython")
 
@@ -58,7 +59,7 @@ def get_backend(name: str = "auto") -> types.ModuleType:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, BACKENDS))}.")
     name = name.lower()
     if name == "auto":
-        env = os.environ.get("FASTSMI_BACKEND", "").strip().lower()
+        env = backend_choice()
         if env and env != "auto":
             if env not in BACKENDS:
                 raise ValueError(f"FASTSMI_BACKEND={env!r} is not a backend; use 'numba' or 'cython'.")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import types
 from typing import Optional
 
@@ -35,6 +34,7 @@ from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
 from ._plan import entropy_weights
+from ._runtime import numba_allowed
 from ._threads import CHUNK_WORK, run_chunks
 from ._validation import tie_counts
 
@@ -65,7 +65,7 @@ def _dense_kernels() -> Optional[types.ModuleType]:
     for no Numba: then KSG runs on the KD-tree and the Euclidean dense search on
     numpy.
     """
-    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython":
+    if not numba_allowed():
         return None
     return _import_dense()
 

@@ -8,7 +8,6 @@ scaled; it draws (or checks) the directions block by block, runs every block thr
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any, Optional
 
@@ -21,6 +20,7 @@ from ._config import BLOCK_MEMORY_BYTES, JITTER_SCALE, PROJECTION_GRANULE
 from ._distributed import run_on_client
 from ._plan import make_plan
 from ._result import Moments, SMIResult, build_result, check_status
+from ._runtime import search_choice
 from ._threads import progress_bar
 from .projections import DirectionStream, SeedLike, as_seed_sequence, child_seed, seed_record
 
@@ -125,7 +125,7 @@ def sliced_smi(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tup
         jitter_y = _jitter(child_seed(ss, 3), n)
 
     backend_mod = get_backend(backend)
-    search = os.environ.get("FASTSMI_SEARCH", DEFAULT_SEARCH)
+    search = search_choice(DEFAULT_SEARCH)
     if search not in SEARCHES:
         raise ValueError(f"FASTSMI_SEARCH={search!r} is not a search; use one of {SEARCHES}.")
     plan = make_plan(estimator, k, n, class_counts=counts)

@@ -179,3 +179,40 @@ def test_fastsmi_modules_are_imported_inside_functions_only_for_optional_depende
                   for where, target, line, _ in _imports(name)
                   if where is not None and _internal(target) is not None and _internal(target) not in optional})
     assert not bad, "import these at module top (they need no optional dependency): " + "; ".join(bad)
+
+
+def _environment_uses(name: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of every use of ``os.environ`` / ``os.getenv`` / ``os.putenv`` in module ``name``."""
+    tree = ast.parse(MODULES[name].read_text())
+    return [(node.lineno, f"os.{node.attr}") for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os"
+            and node.attr in ("environ", "getenv", "putenv", "unsetenv")]
+
+
+def test_the_environment_is_read_in_one_module():
+    readers = {name for name, path in MODULES.items() if path.suffix == ".py" and _environment_uses(name)}
+    assert readers == {"fastsmi._runtime"}
+
+
+def test_the_environment_is_never_written():
+    tree = ast.parse(MODULES["fastsmi._runtime"].read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            assert not any("environ" in ast.unparse(t) for t in targets), ast.unparse(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            assert not (node.func.attr in ("update", "pop", "setdefault", "clear", "putenv", "unsetenv")
+                        and "environ" in ast.unparse(node.func.value)), ast.unparse(node)
+    assert [text for _, text in _environment_uses("fastsmi._runtime")] == ["os.environ"] * 6
+
+
+def test_llvm_cmov_setting_is_checked(monkeypatch):
+    from fastsmi import _runtime
+
+    monkeypatch.setenv("FASTSMI_LLVM_CMOV", "1")
+    assert _runtime.llvm_cmov_converter() is True
+    monkeypatch.setenv("FASTSMI_LLVM_CMOV", " 0 ")
+    assert _runtime.llvm_cmov_converter() is False
+    monkeypatch.setenv("FASTSMI_LLVM_CMOV", "yes")
+    with pytest.raises(ValueError, match="FASTSMI_LLVM_CMOV='yes'.*use 0 or 1"):
+        _runtime.llvm_cmov_converter()
