@@ -20,13 +20,10 @@ from ._ksliced import ksliced_smi
 from ._plan import entropy_offsets, entropy_weights
 from ._result import SMIResult
 from ._sliced import sliced_smi
-from ._threads import usable_cores
+from ._threads import resolve_n_jobs
 from .projections import METHODS, SeedLike, as_seed_sequence
 
 __all__ = ["SMIResult", "entropy", "mi", "smi"]
-
-ENTROPY_ESTIMATORS = ("kl", "wkl", "seed")
-
 
 def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str = "ksg", k: int = 5,
         y_discrete: bool = False, seed: SeedLike = None, n_jobs: Optional[int] = None,
@@ -247,13 +244,6 @@ def _check_options(*, n_projections: Any, method: Any, directions_x: Any, direct
 
 
 
-def _workers(n_jobs: Optional[int]) -> int:
-    """Threads for the full-dimensional searches: ``n_jobs`` capped at the usable cores."""
-    V.check_n_jobs(n_jobs)
-    cores = usable_cores()
-    return cores if n_jobs is None or n_jobs == -1 else min(int(n_jobs), cores)
-
-
 def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool = False,
        seed: SeedLike = 0, n_jobs: Optional[int] = None, backend: str = "auto",
        nan_policy: str = "raise") -> float:
@@ -356,7 +346,7 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
                   seed=ss, n_jobs=n_jobs, backend=backend, directions_x=np.ones((1, 1)),
                   directions_y=None if y_discrete else np.ones((1, 1)), progress=False)
         return float(res.value)
-    return mi_full(Xm, codes if y_discrete else Ym, estimator, k, y_discrete, _workers(n_jobs))
+    return mi_full(Xm, codes if y_discrete else Ym, estimator, k, y_discrete, resolve_n_jobs(n_jobs))
 
 
 def _prepare_full(A: np.ndarray, name: str) -> np.ndarray:
@@ -416,9 +406,9 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     >>> bool(abs(fastsmi.entropy(x) - exact) < 0.05)
     True
     """
-    if not isinstance(estimator, str) or estimator.lower() not in ENTROPY_ESTIMATORS:
+    if not isinstance(estimator, str) or estimator.lower() not in V.ENTROPY_ESTIMATORS:
         raise ValueError(
-            f"unknown entropy estimator {estimator!r}; choose one of {', '.join(map(repr, ENTROPY_ESTIMATORS))}."
+            f"unknown entropy estimator {estimator!r}; choose one of {', '.join(map(repr, V.ENTROPY_ESTIMATORS))}."
         )
     estimator = estimator.lower()
     V.check_n_jobs(n_jobs)
@@ -434,7 +424,7 @@ def entropy(x: Any, *, estimator: str = "kl", k: int = 5, n_jobs: Optional[int] 
     w = entropy_weights(estimator, k, d)
     if d > 1:
         return shift + kl_entropy(A, weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed",
-                                  workers=_workers(n_jobs))
+                                  workers=resolve_n_jobs(n_jobs))
     r = _knn_1d(np.sort(A[:, 0]), k)
     if np.any(r[:, 0] == 0.0):
         raise ValueError(

@@ -17,7 +17,7 @@ from ._blas import blas_threads
 from ._config import JITTER_SCALE
 from ._fulldim import mi_full
 from ._result import SMIResult, build_result
-from ._threads import progress_bar, run_chunks, usable_cores
+from ._threads import progress_bar, resolve_n_jobs, run_chunks
 from .projections import SeedLike, as_seed_sequence, child_seed
 
 __all__ = ["frames", "jitter_matrix", "ksliced_smi", "ksmi_slices"]
@@ -72,7 +72,7 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
             return
         out[i] = mi_full(px, py, estimator, k, False, 1)
 
-    workers = usable_cores() if n_jobs in (None, -1) else int(n_jobs)
+    workers = resolve_n_jobs(n_jobs)
 
     def chunk(lo: int, hi: int) -> None:
         for i in range(lo, hi):

@@ -14,6 +14,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
+from ._validation import check_n_jobs
+
 
 def usable_cores() -> int:
     """Number of cores this process may run on (``sched_getaffinity``, else ``os.cpu_count``).
@@ -27,6 +29,21 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def resolve_n_jobs(n_jobs: Optional[int], top: Optional[int] = None) -> int:
+    """Threads for ``n_jobs``: ``None`` or ``-1`` means ``top``, and ``top`` caps any other value.
+
+    ``top`` defaults to :func:`usable_cores`; a backend passes its own limit.
+
+    Examples
+    --------
+    >>> resolve_n_jobs(1), resolve_n_jobs(None) == resolve_n_jobs(10**6) == usable_cores()
+    (1, True)
+    """
+    check_n_jobs(n_jobs)
+    top = usable_cores() if top is None else top
+    return top if n_jobs is None or n_jobs == -1 else min(int(n_jobs), top)
 
 
 def chunk_bounds(c: int, n_chunks: int, b: int) -> tuple[int, int]:

@@ -29,7 +29,10 @@ import numpy as np
 import fastsmi
 
 from . import __version__
+from ._backends import BACKENDS
+from ._validation import ESTIMATORS
 from .experiments.models import GaussianModel
+from .projections import METHODS
 
 __all__ = ["EXIT_CODES", "UsageError", "build_parser", "load_array", "main"]
 
@@ -386,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--skip-header", type=int, default=0, help="header rows to skip in text files")
     _common_options(est)
     est.add_argument("--y-discrete", action="store_true", help="Y holds integer class labels")
-    est.add_argument("--method", default="sphere", choices=["sphere", "orthonormal"], help="direction sampling")
-    est.add_argument("--backend", default="auto", choices=["auto", "numba", "cython"])
+    est.add_argument("--method", default="sphere", choices=METHODS, help="direction sampling")
+    est.add_argument("--backend", default="auto", choices=BACKENDS)
     est.set_defaults(func=_cmd_estimate)
 
     demo = sub.add_parser("demo", help="estimate SMI on Gaussian data with known exact SMI", epilog=_EPILOG,
@@ -414,7 +417,7 @@ def _common_options(p: argparse.ArgumentParser, *, default_projections: int = 10
                     default_seed: Optional[int] = None) -> None:
     p.add_argument("-m", "--n-projections", type=int, default=default_projections,
                    help=f"number of slices (default {default_projections})")
-    p.add_argument("--estimator", default="ksg", choices=["ksg", "ksg2", "kl", "wkl", "seed"])
+    p.add_argument("--estimator", default="ksg", choices=ESTIMATORS)
     p.add_argument("-k", type=int, default=5, help="neighbours (default 5)")
     p.add_argument("--seed", type=int, default=default_seed, help="random seed (default: fresh, reported)")
     p.add_argument("-j", "--n-jobs", type=int, default=None, help="threads (default: all cores)")

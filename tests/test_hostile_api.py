@@ -311,13 +311,13 @@ def test_concurrent_calls_on_the_workqueue_layer():
 
 
 def test_thread_counts_are_capped_at_the_usable_cores():
-    from fastsmi import _api
+    from fastsmi._threads import resolve_n_jobs
     from fastsmi._backends import get_backend
 
     cores = usable_cores()
     for name in BACKENDS:
         assert get_backend(name).resolve_n_jobs(1000) <= cores
-    assert _api._workers(1000) <= cores and _api._workers(None) == cores
+    assert resolve_n_jobs(1000) <= cores and resolve_n_jobs(None) == cores
     seen = set()
     lock = threading.Lock()
 
