@@ -32,10 +32,10 @@ JIT_OPTIONS: dict = {
 ENTRY_JIT_OPTIONS: dict = dict(JIT_OPTIONS, cache=CACHE_MODE != "0")
 
 #: LLVM code-generation options set, process-wide, when the Numba backend is first
-#: imported, unless ``FASTSMI_LLVM_CMOV=1`` (:mod:`fastsmi._runtime`).  They change
+#: imported, only with ``FASTSMI_LLVM_CMOV=0`` (:mod:`fastsmi._runtime`).  They change
 #: speed only, never results.  ``-x86-cmov-converter=false`` keeps the conditional moves
-#: of the branch-free binary searches: LLVM otherwise turns them back into branches,
-#: which mispredict half the time (measured in ``docs/architecture.md``).
+#: of the branch-free binary searches, which LLVM may turn back into branches that
+#: mispredict half the time (measured in ``docs/architecture.md``).
 LLVM_OPTIONS: tuple = ("-x86-cmov-converter=false",)
 
 #: Options for the parallel (``prange``) drivers, entry kernels too.

@@ -13,10 +13,10 @@ variable                  meaning                                     read
 ``FASTSMI_NUMBA_CACHE``   Numba's on-disk cache: ``1`` (default)      once, when :mod:`fastsmi._config` is
                           every kernel, ``0`` none, ``entry`` only    imported (before any kernel is
                           the entry kernels                           defined)
-``FASTSMI_LLVM_CMOV``     ``1``: keep LLVM's conversion of            once, when the Numba backend is first
-                          conditional moves to branches (LLVM's       imported (:func:`llvm_cmov_converter`)
-                          default); ``0`` (default): turn it off
-                          for the whole process (see below)
+``FASTSMI_LLVM_CMOV``     ``1`` (default): LLVM's own conversion      once, when the Numba backend is first
+                          of conditional moves to branches; ``0``:    imported (:func:`llvm_cmov_converter`)
+                          turn it off, for the whole process (see
+                          below)
 ``FASTSMI_CYTHON_SIMD``   ``auto`` (default) or ``baseline``: the     when the Cython backend is first
                           Cython slice kernels' build                 imported (:func:`cython_simd`)
 ``FASTSMI_CACHE``         where ``fastsmi mnist`` keeps downloaded    when the data are looked for
@@ -27,12 +27,13 @@ The synthetic experiments record, in their ``config.json``, the variables that c
 change a run (:func:`recorded_settings`).
 
 ``FASTSMI_LLVM_CMOV``: LLVM options are process-wide (``llvmlite.binding.set_option``
-parses them as LLVM's command line), so turning the conversion off also changes how every
-other Numba function of the process is compiled after fastsmi's Numba backend is imported.
-fastsmi's branch-free binary searches need the conditional moves kept (see
-``docs/architecture.md`` for the measurement); set ``FASTSMI_LLVM_CMOV=1`` to leave LLVM's
-default alone.  Numba's on-disk cache does not record the option: after changing it, clear
-the cache (or point ``NUMBA_CACHE_DIR`` elsewhere) to recompile.
+parses them as LLVM's command line), so ``FASTSMI_LLVM_CMOV=0`` also changes how every other
+Numba function of the process is compiled after fastsmi's Numba backend is imported: it is
+the user's choice, off by default.  It keeps the conditional moves of the branch-free binary
+searches where LLVM would turn them into branches; with the LLVM of the supported Numba the
+kernels compile to the same code either way (``docs/architecture.md``).  Numba's on-disk
+cache does not record the option: after changing it, clear the cache (or point
+``NUMBA_CACHE_DIR`` elsewhere) to recompile.
 """
 from __future__ import annotations
 
@@ -64,14 +65,14 @@ def numba_cache_mode() -> str:
 
 
 def llvm_cmov_converter() -> bool:
-    """``FASTSMI_LLVM_CMOV``: True to keep LLVM's cmov-to-branch conversion (default False).
+    """``FASTSMI_LLVM_CMOV``: True (the default) to keep LLVM's cmov-to-branch conversion.
 
     Raises
     ------
     ValueError
         For a value other than ``0`` or ``1``.
     """
-    value = _read("FASTSMI_LLVM_CMOV", "0")
+    value = _read("FASTSMI_LLVM_CMOV", "1")
     if value not in ("0", "1"):
         raise ValueError(f"FASTSMI_LLVM_CMOV={value!r} is not understood; use 0 or 1.")
     return value == "1"

@@ -1,7 +1,7 @@
 """The Numba backend's kernels.
 
-Importing it applies :data:`fastsmi._config.LLVM_OPTIONS` to the whole process unless
-``FASTSMI_LLVM_CMOV=1`` (:mod:`fastsmi._runtime`).
+Importing it applies :data:`fastsmi._config.LLVM_OPTIONS` to the whole process when the
+user asks for it with ``FASTSMI_LLVM_CMOV=0`` (:mod:`fastsmi._runtime`).
 """
 from __future__ import annotations
 
