@@ -15,7 +15,8 @@ import fastsmi
 from fastsmi import _validation as V
 from fastsmi._blas import blas_threads
 from fastsmi._numba import _kernels as K
-from fastsmi._numba._joint import alloc_workspace, sort_values
+from fastsmi._numba.sort import sort_values
+from fastsmi._numba.workspace import alloc_workspace
 from fastsmi._numba._neighbors import kth_sorted
 from fastsmi._plan import make_plan
 
@@ -34,18 +35,18 @@ def _run(P, codes, class_start, k, psi, coef, upto):
         if upto == 0:
             acc += x[0]
         elif upto == 1:
-            sort_values(x, ws, ws[3], ws[0])
-            acc += ws[0][0]
+            sort_values(x, ws, ws.order, ws.xs)
+            acc += ws.xs[0]
         elif upto == 2:
             K._class_sorted(x, codes, class_start, ws)
-            acc += ws[1][0]
+            acc += ws.ysx[0]
         elif upto == 3:
             K._class_sorted(x, codes, class_start, ws)
             for c in range(class_start.shape[0] - 1):
-                vals = ws[1][class_start[c]:class_start[c + 1]]
+                vals = ws.ysx[class_start[c]:class_start[c + 1]]
                 for q in range(vals.shape[0]):
-                    ws[16][class_start[c] + q] = kth_sorted(vals, q, k)
-            acc += ws[16][0]
+                    ws.kth[class_start[c] + q] = kth_sorted(vals, q, k)
+            acc += ws.kth[0]
         elif upto == 4:
             acc += K.ross_slice(x, codes, class_start, k, psi, ws)
         else:

@@ -216,3 +216,42 @@ def test_llvm_cmov_setting_is_checked(monkeypatch):
     monkeypatch.setenv("FASTSMI_LLVM_CMOV", "yes")
     with pytest.raises(ValueError, match="FASTSMI_LLVM_CMOV='yes'.*use 0 or 1"):
         _runtime.llvm_cmov_converter()
+
+
+_BROKEN_BACKEND = """
+import importlib.abc, importlib.machinery, sys, warnings
+
+class Failing(importlib.abc.Loader):
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        raise NameError("a bug inside fastsmi's Numba backend")
+
+class Breaker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "fastsmi._numba.backend":
+            return importlib.machinery.ModuleSpec(name, Failing())
+        return None
+
+sys.meta_path.insert(0, Breaker())
+from fastsmi._backends import get_backend
+warnings.simplefilter("error")  # a fallback to Cython would warn
+try:
+    get_backend("auto")
+except NameError as exc:
+    print("raised:", exc)
+"""
+
+
+def test_a_bug_in_a_backend_is_raised_not_turned_into_a_fallback():
+    pytest.importorskip("numba")
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSMI_")}
+    env["PYTHONPATH"] = str(PACKAGE.parent)
+    proc = subprocess.run([sys.executable, "-c", _BROKEN_BACKEND], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "raised: a bug inside fastsmi's Numba backend"

@@ -74,13 +74,16 @@ def test_cython_reads_the_shared_constants(slices):
 
 @requires_numba
 def test_numba_reads_the_shared_constants():
-    from fastsmi._numba import _joint
+    from fastsmi._numba import _joint, backend, sort
 
-    for name in ("GRID_POINTS_PER_CELL", "GRID_POINTS_PER_CELL_K1", "RADIX_KEY_BITS", "BUCKET_CROWDED",
-                 "NEGATIVE_ZERO_IS_ZERO", "KTH_REGISTERS", "LANES", "LANE_ROWS_SHORT", "SEARCH_SWEEP",
-                 "SEARCH_GRID", "LANES_ALL"):
-        assert getattr(_joint, name) is getattr(_algorithm, name), name
-    assert _joint.lane_rows is _algorithm.lane_rows
+    # each constant where the Numba kernels use it: the joint search, the sort, the backend's dispatch
+    for module, names in ((_joint, ("GRID_POINTS_PER_CELL", "GRID_POINTS_PER_CELL_K1", "KTH_REGISTERS", "LANES",
+                                    "LANE_ROWS_SHORT", "SEARCH_GRID", "LANES_ALL")),
+                          (sort, ("RADIX_KEY_BITS", "BUCKET_CROWDED", "NEGATIVE_ZERO_IS_ZERO")),
+                          (backend, ("SEARCH_SWEEP", "SEARCH_GRID", "LANES_ALL"))):
+        for name in names:
+            assert getattr(module, name) is getattr(_algorithm, name), (module.__name__, name)
+    assert backend.lane_rows is _algorithm.lane_rows
     from fastsmi._numba import _kernels
 
     assert _kernels.WHITEN_MIN_RESIDUAL is _config.WHITEN_MIN_RESIDUAL

@@ -63,7 +63,7 @@ def test_kl_discrete_slice_against_brute_force(weights):
     """One weight (the fast path: every 1-D plan) or several, against brute-force distances."""
     from fastsmi import _validation as V
     from fastsmi._numba import _kernels as K
-    from fastsmi._numba._joint import alloc_workspace
+    from fastsmi._numba.workspace import alloc_workspace
 
     k = len(weights)
     coef = np.array([weights, [w * 0.75 for w in weights]])
