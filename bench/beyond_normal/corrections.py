@@ -29,3 +29,4 @@ def lnc_term(X: np.ndarray, Y: np.ndarray, k: int, alpha: float) -> float:
     log_box = np.log(np.abs(D).max(axis=1)).sum(axis=1)
     gap = log_box - log_rect
     return float(np.where(log_rect < log_box + np.log(alpha), gap, 0.0).sum() / n)
+
