@@ -238,7 +238,7 @@ def spread_table(rows: list[dict], sizes: list[int]) -> list[str]:
     return lines
 
 
-FIGURE_SETTINGS = ("KSG k=5 none", "KSG k=5 rank", "GCref k=5 rank", "ens(5,10) rank", "bmi KSG k=5",
+FIGURE_SETTINGS = ("KSG k=5 none", "KSG k=5 rank", "GCref3 k=5 rank", "ens(5,10) rank", "bmi KSG k=5",
                    "bmi KSG ensemble")
 
 
