@@ -79,7 +79,7 @@ for _n, _runs, _base, _suffix in ((3000, 4, 10_000, ""), (12000, 8, 15_000, "-n=
 
 # where 8 x 12,000 still hid a 10% bias at rho = 0.5 (the truth 0.144 against the spread of kl and
 # of the 1-NN seed estimator): more samples for those two cases only
-for _est, _n, _runs in (("kl", 24000, 8), ("seed", 60000, 10)):
+for _est, _n, _runs in (("kl", 24000, 8), ("seed", 60000, 10), ("kl", 48000, 8), ("seed", 60000, 14)):
     def _mi_big(seed, est=_est, n=_n, runs=_runs):
         rng = np.random.default_rng(16_000 + seed)
         return float(np.mean([fastsmi.mi(*_gaussian_pair(0.5, n, rng), estimator=est) for _ in range(runs)]))
@@ -176,10 +176,11 @@ for _v in (1, 2):
 
 # KSG in a 6-D joint (d = 3) at n = 10,000, k = 3: its own bias is about 1%, unlike the 10-D joint
 for _est in ("ksg", "ksg2"):
-    def _ksg_3d(seed, est=_est):
-        X, Y = _gaussian_blocks(10000, 3, 1.0, 105_000 + seed)
-        return fastsmi.mi(X, Y, estimator=est, k=3)
-    case(f"ksg_3d[{_est}-n=10000-k=3]", "test_fulldim.py::test_ksg_gaussian_closed_form_3d", 1.0)(_ksg_3d)
+    for _n in (10000, 20000):
+        def _ksg_3d(seed, est=_est, n=_n):
+            X, Y = _gaussian_blocks(n, 3, 1.0, 105_000 + seed)
+            return fastsmi.mi(X, Y, estimator=est, k=3)
+        case(f"ksg_3d[{_est}-n={_n}-k=3]", "test_fulldim.py::test_ksg_gaussian_closed_form_3d", 1.0)(_ksg_3d)
 
 
 @case("ksg_independent", "test_fulldim.py::test_ksg_independent_is_near_zero", 0.0)
@@ -241,7 +242,7 @@ for _d, _mi_val, _est in ((1, 1.0, "ksg"), (1, 1.0, "seed"), (3, 1.5, "ksg")):
 
 
 # redesign: larger n in 1-D, and d = 2 (a 4-D joint, where KSG is unbiased) instead of d = 3
-for _d, _mi_val, _est, _n in ((1, 1.0, "ksg", 6000), (1, 1.0, "seed", 24000), (2, 1.0, "ksg", 4000)):
+for _d, _mi_val, _est, _n in ((1, 1.0, "ksg", 6000), (1, 1.0, "seed", 24000), (2, 1.0, "ksg", 4000), (2, 1.0, "ksg", 8000)):
     def _syn2(seed, d=_d, mi=_mi_val, est=_est, n=_n):
         from fastsmi.experiments import synthetic as syn
         X, Y = GaussianModel(d, mi).sample(n, rng=np.random.default_rng(155_000 + seed))
