@@ -53,7 +53,7 @@ def directions_of(seed, m, d, *, method="sphere", slice_dim=1):
 
 
 # The mean of `runs` samples of size n: 8 x 12,000, and more samples where that hid a 10% bias at
-# rho = 0.5 (kl: 8 x 48,000, whose own bias also falls with n; the 1-NN seed estimator: SEED_DESIGN).
+# rho = 0.5 (kl: 8 x 48,000, whose own bias also falls with n; the 1-NN seed estimator: 14 x 60,000).
 # tests/calibration/sweep.py, cases mi_closed_form[<estimator>-<rho>-n=<n>-runs=<runs>], 100 seeds;
 # tolerance = max(|bias| + 3.29 sd, largest error seen) (99.9% of seeds pass); power = fraction of
 # seeds in which a 10% bias of the truth fails:
@@ -61,14 +61,15 @@ def directions_of(seed, m, d, *, method="sphere", slice_dim=1):
 #   ksg2: rho 0: sd 0.0021, max 0.0076 -> 0.0077;  0.5: +0.0006, 0.0025 -> 0.0088 (0.97);  0.9: +0.0038, 0.0032 -> 0.0142 (1.00)
 #   kl  : rho 0: +0.0033, 0.0029 -> 0.0128;        0.5: +0.0013, 0.0019 -> 0.0076 (1.00);  0.9: +0.0058, 0.0040 -> 0.0190 (1.00)
 #         (at 0.5, 8 x 12,000: +0.0033, 0.0034 -> 0.0146 found a bias of 15%; 8 x 24,000: 12%)
-#   seed: rho 0: sd 0.0083 -> 0.0273;              0.5: SEED_05;  0.9: +0.0010, 0.0079 -> 0.0272 (1.00)
+#   seed: rho 0: sd 0.0083 -> 0.0273;              0.5: +0.0002, 0.0027 -> 0.0092 (0.93);  0.9: +0.0010, 0.0079 -> 0.0272 (1.00)
+#         (at 0.5, 8 x 12,000: sd 0.0075 -> 0.0253 found a bias of 25%; 10 x 60,000: 12%)
 MI_TOL = {
     ("ksg", 0.0): 0.0068, ("ksg", 0.5): 0.0079, ("ksg", 0.9): 0.0138,
     ("ksg2", 0.0): 0.0077, ("ksg2", 0.5): 0.0088, ("ksg2", 0.9): 0.0142,
     ("kl", 0.0): 0.0128, ("kl", 0.5): 0.0076, ("kl", 0.9): 0.0190,
-    ("seed", 0.0): 0.0273, ("seed", 0.5): 0.0253, ("seed", 0.9): 0.0272,
+    ("seed", 0.0): 0.0273, ("seed", 0.5): 0.0092, ("seed", 0.9): 0.0272,
 }
-MI_DESIGN = {("kl", 0.5): (48000, 8), ("seed", 0.5): (60000, 10)}  # (n, runs); else (12000, 8)
+MI_DESIGN = {("kl", 0.5): (48000, 8), ("seed", 0.5): (60000, 14)}  # (n, runs); else (12000, 8)
 
 
 @pytest.mark.parametrize("estimator", ["ksg", "ksg2", "kl", "seed"])
