@@ -374,7 +374,7 @@ for _d, _mi_val, _n, _m in ((6, 6.0, 2000, 300), (3, 3.0, 2000, 150)):
     case(f"smi_orthonormal_conditional[d={_d}-mi={_mi_val}-n={_n}-m={_m}]",
          "test_smi.py::test_orthonormal_method_is_seeded_and_close_to_sphere", gaussian_smi(_mi_val, _d))(_ortho_c)
 
-for _n, _m in ((1500, 100), (3000, 50), (4000, 40)):
+for _n, _m in ((1500, 100), (3000, 50)):
     def _ksmi_c(seed, n=_n, m=_m):
         est, cond = smi_conditional(6, 2.0, n, m, 220_000 + seed, slice_dim=2)
         return est - cond + KSMI_TRUTH
