@@ -10,8 +10,9 @@ seen, and the tolerance the test uses.  The tolerance rule (docs/testing.md):
 
 so a correct library passes in at least 99.9% of seeds, and the power against a 10% bias
 (the estimate shifted by +-0.1 * truth) is the fraction of seeds where the shifted
-estimate fails.  A case whose power is low was redesigned (larger n or m, or the mean
-over several seeds) before its tolerance was set.
+estimate fails.  A case whose power is low was redesigned (larger n or m, the mean over
+several seeds, a truth where the estimator is unbiased, or, for SMI, the exact value of the
+directions drawn, which removes their Monte Carlo error) before its tolerance was set.
 
 Not collected by pytest.  Run from the repository root, e.g.::
 
