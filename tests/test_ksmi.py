@@ -32,15 +32,26 @@ def test_frames_are_orthonormal_and_seeded():
 
 
 def test_ksmi_matches_exact_gaussian_value():
-    d, mi, s = 6, 2.0, 2
-    X, Y = GaussianModel(d, mi).sample(1500, rng=np.random.default_rng(2))
-    res = fastsmi.smi(X, Y, n_projections=100, slice_dim=s, seed=3)
-    exact, mc_se = exact_ksmi_gaussian(d, mi, s)
-    # tests/calibration/sweep.py ksmi_exact[n=1500-m=100], 100 seeds, against the exact value 0.1931
-    # (2e5 Monte Carlo frames): bias -0.0034, sd 0.0102, largest error 0.033 -> 0.0371, plus the
-    # Monte Carlo error of `exact` here.  A bias of 28% fails 90% of seeds (the former n = 3000,
-    # m = 150 test allowed about 0.07, 36% of the value).
-    assert abs(res.value - exact) < 0.0371 + 3.29 * mc_se
+    from test_smi import directions_of, gaussian_blocks, gaussian_slice_mi
+
+    d, mi, s, n, m = 6, 2.0, 2, 3000, 50
+    rho = gaussian_rho(mi, d)
+    X, Y = gaussian_blocks(n, d, rho, np.random.default_rng(2))
+    res = fastsmi.smi(X, Y, n_projections=m, slice_dim=s, seed=3)
+    # the estimate against the exact k-SMI of the frames smi() drew (the mean of the exact slice
+    # values), which removes the Monte Carlo error of the frames; the sample noise is common to all
+    # frames, so n buys more than m.  tests/calibration/sweep.py ksmi_conditional[n=3000-m=50], 100
+    # seeds: bias +0.0004, sd 0.0031, largest error 0.0092 -> 0.0107 (99.9% of seeds pass); a 10% bias
+    # fails 99% of seeds (8% fails 90%).  At n = 1500, m = 100 the same check found 13%; the former
+    # check against the Monte Carlo value (tolerance 0.0371) found 28%.
+    exact_slices = gaussian_slice_mi(*directions_of(3, m, d, slice_dim=s), rho)
+    assert abs(res.value - exact_slices.mean()) < 0.0107
+    # the frames average to the exact k-SMI (Monte Carlo over 2000 frame pairs, whose standard error
+    # is a sixth of the m frames') within 4.5 standard errors of the two means (a z-test: a correct
+    # sampler fails it with p = 7e-6)
+    exact, mc_se = exact_ksmi_gaussian(d, mi, s, n_mc=2000)
+    se = np.hypot(exact_slices.std(ddof=1) / np.sqrt(m), mc_se)
+    assert abs(exact_slices.mean() - exact) < 4.5 * se
 
 
 def test_full_dimensional_slice_equals_mi():

@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import ortho_group
 
 import fastsmi
-from fastsmi.experiments.models import GaussianModel, gaussian_smi
+from fastsmi.experiments.models import GaussianModel, gaussian_rho, gaussian_smi
 
 from conftest import BACKENDS
 
@@ -19,21 +19,57 @@ def gaussian_pair(rho, n, rng):
     return x, rho * x + np.sqrt(1 - rho**2) * rng.standard_normal(n)
 
 
-# The mean of 8 samples of n = 12,000 (at 4 x 3000 a 10% bias hid in the spread at rho = 0.5).
-# tests/calibration/sweep.py, cases mi_closed_form[<estimator>-<rho>-n=12000-runs=8], 100 seeds;
-# tolerance = max(|bias| + 3.29 sd, largest error seen):
-#   ksg : rho 0: sd 0.0019, max 0.0068 -> 0.0068;  0.5: bias +0.0005, sd 0.0022 -> 0.0079;  0.9: +0.0042, 0.0029 -> 0.0138
-#   ksg2: rho 0: sd 0.0021, max 0.0076 -> 0.0077;  0.5: +0.0006, 0.0025 -> 0.0088;  0.9: +0.0038, 0.0032 -> 0.0142
-#   kl  : rho 0: +0.0033, 0.0029 -> 0.0128;        0.5: +0.0033, 0.0034 -> 0.0146;  0.9: +0.0058, 0.0040 -> 0.0190
-#   seed: rho 0: sd 0.0083 -> 0.0273;              0.5: +0.0005, 0.0075 -> 0.0253;  0.9: +0.0010, 0.0079 -> 0.0272
-# A 10% bias fails 97-100% of seeds at rho = 0.5 (ksg, ksg2) and 0.9 (all); at rho = 0.5 kl and
-# seed (1-NN) find a bias of 15% and 25% in 90% of seeds.
+def gaussian_blocks(n, d, rho, rng):
+    """X, Y in R^d with Cov(X) = Cov(Y) = I and Cov(X, Y) = rho I."""
+    X = rng.standard_normal((n, d))
+    return X, rho * X + np.sqrt(1 - rho**2) * rng.standard_normal((n, d))
+
+
+def gaussian_slice_mi(theta, phi, rho):
+    """Exact MI of each slice of ``gaussian_blocks`` data.
+
+    Unit directions (rows of ``theta``, ``phi``): the slices are Gaussian with correlation
+    rho theta.phi, so I = -1/2 log(1 - rho^2 (theta.phi)^2).  Frames of shape (m, d, s):
+    I = -1/2 log det(I - rho^2 C C'), C = U'V.
+    """
+    if theta.ndim == 2:
+        return -0.5 * np.log1p(-(rho * np.einsum("md,md->m", theta, phi)) ** 2)
+    c = np.einsum("mdi,mdj->mij", theta, phi)
+    return -0.5 * np.log(np.linalg.det(np.eye(c.shape[1]) - rho**2 * c @ np.transpose(c, (0, 2, 1))))
+
+
+def directions_of(seed, m, d, *, method="sphere", slice_dim=1):
+    """The directions (or frames) of X and of Y that ``smi(..., seed=seed)`` draws, by the documented
+    recipe (tests/test_oracle_e2e.py checks the recipe slice by slice)."""
+    from test_oracle_e2e import oracle_children, oracle_directions, oracle_frames
+
+    c = oracle_children(seed)
+    if slice_dim > 1:
+        return oracle_frames(c[0], m, d, slice_dim), oracle_frames(c[1], m, d, slice_dim)
+    if method == "orthonormal":
+        return (fastsmi.projections.orthonormal(m, d, seed=c[0]),
+                fastsmi.projections.orthonormal(m, d, seed=c[1]))
+    return oracle_directions(c[0], m, d), oracle_directions(c[1], m, d)
+
+
+# The mean of `runs` samples of size n: 8 x 12,000, and more samples where that hid a 10% bias at
+# rho = 0.5 (kl: 8 x 48,000, whose own bias also falls with n; the 1-NN seed estimator: 14 x 60,000).
+# tests/calibration/sweep.py, cases mi_closed_form[<estimator>-<rho>-n=<n>-runs=<runs>], 100 seeds;
+# tolerance = max(|bias| + 3.29 sd, largest error seen) (99.9% of seeds pass); power = fraction of
+# seeds in which a 10% bias of the truth fails:
+#   ksg : rho 0: sd 0.0019, max 0.0068 -> 0.0068;  0.5: bias +0.0005, sd 0.0022 -> 0.0079 (0.99);  0.9: +0.0042, 0.0029 -> 0.0138 (1.00)
+#   ksg2: rho 0: sd 0.0021, max 0.0076 -> 0.0077;  0.5: +0.0006, 0.0025 -> 0.0088 (0.97);  0.9: +0.0038, 0.0032 -> 0.0142 (1.00)
+#   kl  : rho 0: +0.0033, 0.0029 -> 0.0128;        0.5: +0.0013, 0.0019 -> 0.0076 (1.00);  0.9: +0.0058, 0.0040 -> 0.0190 (1.00)
+#         (at 0.5, 8 x 12,000: +0.0033, 0.0034 -> 0.0146 found a bias of 15%; 8 x 24,000: 12%)
+#   seed: rho 0: sd 0.0083 -> 0.0273;              0.5: +0.0002, 0.0027 -> 0.0092 (0.93);  0.9: +0.0010, 0.0079 -> 0.0272 (1.00)
+#         (at 0.5, 8 x 12,000: sd 0.0075 -> 0.0253 found a bias of 25%; 10 x 60,000: 12%)
 MI_TOL = {
     ("ksg", 0.0): 0.0068, ("ksg", 0.5): 0.0079, ("ksg", 0.9): 0.0138,
     ("ksg2", 0.0): 0.0077, ("ksg2", 0.5): 0.0088, ("ksg2", 0.9): 0.0142,
-    ("kl", 0.0): 0.0128, ("kl", 0.5): 0.0146, ("kl", 0.9): 0.0190,
-    ("seed", 0.0): 0.0273, ("seed", 0.5): 0.0253, ("seed", 0.9): 0.0272,
+    ("kl", 0.0): 0.0128, ("kl", 0.5): 0.0076, ("kl", 0.9): 0.0190,
+    ("seed", 0.0): 0.0273, ("seed", 0.5): 0.0092, ("seed", 0.9): 0.0272,
 }
+MI_DESIGN = {("kl", 0.5): (48000, 8), ("seed", 0.5): (60000, 14)}  # (n, runs); else (12000, 8)
 
 
 @pytest.mark.parametrize("estimator", ["ksg", "ksg2", "kl", "seed"])
@@ -41,7 +77,8 @@ MI_TOL = {
 def test_mi_gaussian_closed_form(estimator, rho):
     rng = np.random.default_rng(1)
     exact = -0.5 * np.log(1 - rho**2)
-    mean = np.mean([fastsmi.mi(*gaussian_pair(rho, 12000, rng), estimator=estimator) for _ in range(8)])
+    n, runs = MI_DESIGN.get((estimator, rho), (12000, 8))
+    mean = np.mean([fastsmi.mi(*gaussian_pair(rho, n, rng), estimator=estimator) for _ in range(runs)])
     assert abs(mean - exact) < MI_TOL[estimator, rho]
 
 
@@ -65,19 +102,30 @@ def test_exact_smi_quoted_values(d, mi, exact):
     assert gaussian_smi(mi, d) == pytest.approx(exact, abs=1e-6)
 
 
-# tests/calibration/sweep.py, cases smi_exact[d-mi-n-m], 100 seeds (bias, sd, largest error -> tolerance):
-#   d=2,  mi=2 (SMI 0.380), n=1000, m=4000: +0.0062, 0.0090, 0.026 -> 0.0358 (a 14% bias fails 90% of seeds;
-#         at the former n=3000, m=400 the spread over directions allowed 0.063 and hid 24%)
-#   d=10, mi=4 (SMI 0.0297), n=1000, m=4000: +0.0005, 0.00085, 0.0029 -> 0.0033 (16%; formerly about 0.02)
-#   d=5,  mi=1 (SMI 0.0356), n=3000, m=400: +0.0004, 0.0023, 0.0070 -> 0.0078 (31%)
-# A 10% bias of an SMI this small is below the data's own spread at any n the suite can afford.
-@pytest.mark.parametrize("d,mi,n,m,tol", [(2, 2.0, 1000, 4000, 0.0358), (10, 4.0, 1000, 4000, 0.0033),
-                                          (5, 1.0, 3000, 400, 0.0078)])
+# The estimate against the exact SMI of the directions smi() drew: the mean over the slices of the
+# exact slice MI (gaussian_slice_mi), which removes the Monte Carlo error of the directions and leaves
+# the estimator's own error; a second assertion checks that the drawn directions average to the exact
+# SMI within 4.5 of their own standard errors (a z-test: a correct sampler fails it with p = 7e-6).
+# Larger truths where the estimator is unbiased (d = 5: I = 5; d = 10: I = 10; an SMI of 0.03 was below
+# the spread of any affordable n, m), and n before m: the sample noise is common to all slices.
+# tests/calibration/sweep.py, cases smi_conditional[d-mi-n-m], 100 seeds: bias, sd, largest error ->
+# tolerance (99.9% of seeds pass); the fraction of seeds in which a 10% bias fails, and the bias
+# that fails 90% of seeds:
+#   d=2,  I=2  (SMI 0.380), n=2000, m=100: +0.0050, 0.0049, 0.018 -> 0.0212 (0.98; 9%)
+#   d=5,  I=5  (SMI 0.112), n=4000, m=100: +0.0010, 0.0013, 0.0039 -> 0.0052 (1.00; 7%)
+#   d=10, I=10 (SMI 0.049), n=8000, m=100: +0.0004, 0.0007, 0.0019 -> 0.0028 (1.00; 8%)
+# (formerly against the exact SMI itself: 0.0358 / 0.0078 (d=5, I=1) / 0.0033 (d=10, I=4), which
+# found a bias of 14%, 31% and 16%; n = 2000 at d = 5 and m = 250 at d = 10 still left 10-11%).
+@pytest.mark.parametrize("d,mi,n,m,tol", [(2, 2.0, 2000, 100, 0.0212), (5, 5.0, 4000, 100, 0.0052),
+                                          (10, 10.0, 8000, 100, 0.0028)])
 def test_smi_matches_exact_gaussian_smi(d, mi, n, m, tol):
-    rng = np.random.default_rng(d)
-    X, Y = GaussianModel(d, mi).sample(n, rng=rng)
+    rho = gaussian_rho(mi, d)
+    X, Y = gaussian_blocks(n, d, rho, np.random.default_rng(d))
     res = fastsmi.smi(X, Y, n_projections=m, seed=3)
-    assert abs(res.value - gaussian_smi(mi, d)) < tol
+    exact_slices = gaussian_slice_mi(*directions_of(3, m, d), rho)
+    assert abs(res.value - exact_slices.mean()) < tol
+    se = exact_slices.std(ddof=1) / np.sqrt(m)
+    assert abs(exact_slices.mean() - gaussian_smi(mi, d)) < 4.5 * se
 
 
 def test_smi_equals_mi_in_one_dimension():
@@ -209,16 +257,23 @@ def test_integer_and_float32_input_are_computed_in_float64():
 
 
 def test_orthonormal_method_is_seeded_and_close_to_sphere():
-    rng = np.random.default_rng(13)
-    X, Y = GaussianModel(6, 2.0).sample(2000, rng=rng)
-    a = fastsmi.smi(X, Y, n_projections=300, method="orthonormal", seed=5)
-    b = fastsmi.smi(X, Y, n_projections=300, method="orthonormal", seed=5)
+    d, mi, n, m = 3, 3.0, 2000, 150  # blocks of 3 orthonormal directions; exact SMI 0.218
+    rho = gaussian_rho(mi, d)
+    X, Y = gaussian_blocks(n, d, rho, np.random.default_rng(13))
+    a = fastsmi.smi(X, Y, n_projections=m, method="orthonormal", seed=5)
+    # seeded: the directions are projections.orthonormal on the seed's children 0 and 1, rebuilt here
+    theta, phi = directions_of(5, m, d, method="orthonormal")
+    b = fastsmi.smi(X, Y, directions_x=theta, directions_y=phi, seed=5)
     np.testing.assert_array_equal(a.per_slice, b.per_slice)
-    exact = gaussian_smi(2.0, 6)
-    # tests/calibration/sweep.py smi_orthonormal, 100 seeds: bias 0.0012, sd 0.0038, max error 0.0164;
-    # with a truth of 0.045 this finds a bias of 50% (not 10%) in 90% of seeds: the exact-value test
-    # above carries the accuracy check, this one the orthonormal directions' agreement with it
-    assert abs(a.value - exact) < 0.0164
+    np.testing.assert_allclose(theta[:d] @ theta[:d].T, np.eye(d), atol=1e-12)
+    # close to the sphere: the estimate against the exact SMI of these directions (see
+    # test_smi_matches_exact_gaussian_smi), and the directions' mean against the exact SMI
+    exact_slices = gaussian_slice_mi(theta, phi, rho)
+    # tests/calibration/sweep.py smi_orthonormal_conditional[d=3-mi=3.0-n=2000-m=150], 100 seeds: bias
+    # +0.0028, sd 0.0021, largest error 0.0088 -> 0.0097 (99.9% of seeds pass); a 10% bias fails 100%
+    # of seeds (7% fails 90%).  Formerly d = 6, I = 2 against the exact SMI 0.045 within 0.0164: 50%.
+    assert abs(a.value - exact_slices.mean()) < 0.0097
+    assert abs(exact_slices.mean() - gaussian_smi(mi, d)) < 4.5 * exact_slices.std(ddof=1) / np.sqrt(m)
 
 
 def test_duplicated_rows_give_the_oracle_estimates():
