@@ -23,7 +23,7 @@ from ._result import SMIResult
 from ._sliced import sliced_smi
 from ._threads import resolve_n_jobs
 from ._transform import apply_transform, check_transform
-from .projections import METHODS, SeedLike, as_seed_sequence
+from .projections import METHODS, SeedLike, as_seed_sequence, child_seed
 
 __all__ = ["SMIResult", "entropy", "mi", "smi"]
 
@@ -373,7 +373,7 @@ def mi(X: Any, Y: Any, *, estimator: str = "ksg", k: int = 5, y_discrete: bool =
     value = estimate(Xm, codes if y_discrete else Ym)
     if correction == "gaussian":
         # the reference's own stream, derived without touching the caller's seed object
-        ref = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (REFERENCE_STREAM,))
+        ref = child_seed(ss, REFERENCE_STREAM)
         value -= gaussian_reference_bias(Xm, Ym, estimate, seed=ref, reps=REFERENCE_REPS)
     return value
 

@@ -48,6 +48,7 @@ from torch import nn
 
 import fastsmi
 
+from ..projections import child_seed
 from .autoencoder import pca_reduce
 from .model import torch_seed
 
@@ -78,11 +79,6 @@ def _as_seed_sequence(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.Generator):
         raise TypeError("seed must be an int, a numpy SeedSequence or None, not a Generator")
     return np.random.SeedSequence(seed)
-
-
-def _child(ss: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
-    """Deterministic child sequence (unlike ``spawn``, it does not mutate ``ss``)."""
-    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(key))
 
 
 def _int_seed(ss: np.random.SeedSequence) -> int:
@@ -454,7 +450,7 @@ def measure_infoplane(
         raise ValueError(f"x has {torch.as_tensor(x).shape[0]} samples but labels has {n}")
 
     activations = tap_activations(
-        model, x, layers=layers, transforms=transforms, batch_size=batch_size, seed=_child(ss, 0)
+        model, x, layers=layers, transforms=transforms, batch_size=batch_size, seed=child_seed(ss, 0)
     )
     result = InfoPlaneResult()
     if smi:
@@ -465,7 +461,7 @@ def measure_infoplane(
             raise ValueError(f"x_features must have shape (n={n}, d), got {x_features.shape}")
         if directions_x is None:
             directions_x = draw_directions(
-                n_projections, x_features.shape[1], seed=_child(ss, 1), method=method
+                n_projections, x_features.shape[1], seed=child_seed(ss, 1), method=method
             )
         directions_x = np.ascontiguousarray(directions_x, dtype=np.float64)
         if directions_x.shape != (n_projections, x_features.shape[1]):
@@ -486,11 +482,11 @@ def measure_infoplane(
     common = dict(estimator=estimator, k=k)
     for j, (label, act) in enumerate(activations.items()):
         if smi:
-            dirs = draw_directions(n_projections, act.shape[1], seed=_child(ss, 2, j), method=method)
+            dirs = draw_directions(n_projections, act.shape[1], seed=child_seed(ss, 2, j), method=method)
             result.directions[label] = dirs
             kl = varying_columns(act)
             result.columns[label] = kl
-            smi_seed = _int_seed(_child(ss, 3, j))
+            smi_seed = _int_seed(child_seed(ss, 3, j))
             result.seeds[label] = smi_seed
             if kl.size == 0 or kx.size == 0:
                 # a constant layer (or input) carries no information

@@ -45,6 +45,7 @@ import torch
 
 import fastsmi
 
+from ..projections import child_seed
 from . import data as mnist_data
 from .autoencoder import ConvAutoencoder, encode, train_autoencoder
 from .checkpoint import (
@@ -56,7 +57,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import SEED_MEASURE_EPOCHS, ExperimentConfig, quick_config
-from .infoplane import _child, draw_directions, measure_infoplane, seeded_torch
+from .infoplane import draw_directions, measure_infoplane, seeded_torch
 from .model import SeedClassifier, evaluate, seed_layers, torch_seed, train_epoch
 from .plots import plot_infoplane, plot_training_curves
 
@@ -291,7 +292,7 @@ def _progress_enabled(config: ExperimentConfig) -> bool:
 
 def _new_state(config: ExperimentConfig, ss: np.random.SeedSequence, image_size: int) -> _State:
     """The classifier (initialised from a seeded, isolated generator) and its optimizer."""
-    with seeded_torch(_child(ss, _KEY_INIT)):
+    with seeded_torch(child_seed(ss, _KEY_INIT)):
         model = SeedClassifier(
             image_size=image_size, channels=config.channels, hidden=config.hidden,
             dropout=config.dropout, noise=config.noise, dense_dropout=config.dense_dropout,
@@ -317,7 +318,7 @@ def _autoencoder(config: ExperimentConfig, ss: np.random.SeedSequence, data: _Da
 
     It is stored as ``out/autoencoder.pt`` and, with ``ae_cache``, in the user cache.
     """
-    with seeded_torch(_child(ss, _KEY_AE)):
+    with seeded_torch(child_seed(ss, _KEY_AE)):
         ae = ConvAutoencoder(latent_dim=config.latent_dim, image_size=data.image_size,
                              latent_noise=config.ae_latent_noise)
         if config.channels_last:
@@ -333,7 +334,7 @@ def _autoencoder(config: ExperimentConfig, ss: np.random.SeedSequence, data: _Da
             ae.load_state_dict(state["state"])
             logger.info("autoencoder loaded (trained before)")
         else:
-            gen = torch.Generator().manual_seed(torch_seed(_child(ss, _KEY_AE, 1)))
+            gen = torch.Generator().manual_seed(torch_seed(child_seed(ss, _KEY_AE, 1)))
             partial = out / "autoencoder.partial.pt"
             if not config.resume:
                 partial.unlink(missing_ok=True)
@@ -363,7 +364,7 @@ def _directions_x(config: ExperimentConfig, ss: np.random.SeedSequence, data: _D
     """The directions of X, drawn once and shared by every measurement (None without SMI)."""
     if not config.smi:
         return None
-    return draw_directions(config.n_projections, int(np.prod(data.x_test.shape[1:])), seed=_child(ss, _KEY_XDIR),
+    return draw_directions(config.n_projections, int(np.prod(data.x_test.shape[1:])), seed=child_seed(ss, _KEY_XDIR),
                            method=config.method)
 
 
@@ -385,15 +386,15 @@ def _train_epoch(epoch: int, state: _State, data: _Data, config: ExperimentConfi
                  timings: dict) -> dict:
     """Train and evaluate one epoch (each seeded by ``(seed, epoch)``); return its history row."""
     t0 = time.perf_counter()
-    with seeded_torch(_child(ss, _KEY_TRAIN, epoch)):
-        gen = torch.Generator().manual_seed(torch_seed(_child(ss, _KEY_TRAIN, epoch, 1)))
+    with seeded_torch(child_seed(ss, _KEY_TRAIN, epoch)):
+        gen = torch.Generator().manual_seed(torch_seed(child_seed(ss, _KEY_TRAIN, epoch, 1)))
         train_loss, train_acc = train_epoch(
             state.model, state.optimizer, data.x_train, data.y_train, batch_size=config.batch_size, generator=gen
         )
     t_train = time.perf_counter() - t0
     state.epoch = epoch
     t0 = time.perf_counter()
-    with seeded_torch(_child(ss, _KEY_EVAL, epoch)):
+    with seeded_torch(child_seed(ss, _KEY_EVAL, epoch)):
         test_loss, test_acc = evaluate(state.model, data.x_test, data.y_test, batch_size=config.eval_batch_size)
     t_eval = time.perf_counter() - t0
     timings["train"] += t_train
@@ -415,7 +416,7 @@ def _measure(epoch: int, state: _State, data: _Data, probe: _Probe, config: Expe
     res = measure_infoplane(
         state.model, data.x_test, data.y_test_np, layers=probe.layers, transforms=probe.transforms,
         n_projections=config.n_projections, estimator=config.estimator, k=config.k,
-        seed=_child(ss, _KEY_MEASURE, epoch), directions_x=probe.directions_x, method=config.method,
+        seed=child_seed(ss, _KEY_MEASURE, epoch), directions_x=probe.directions_x, method=config.method,
         x_codes=probe.x_codes,
         n_components=config.pca_components, smi=config.smi, batch_size=config.measure_batch_size,
         n_jobs=config.n_jobs, backend=config.backend,
