@@ -136,3 +136,22 @@ def standardize(p: np.ndarray, jitter: np.ndarray) -> np.ndarray:
         ss += dv * dv
     std = np.sqrt(ss / n)
     return (p - mean) / std + jitter
+
+
+def permutation_null(X, Y, n_permutations: int, seed: int, **smi_kwargs) -> np.ndarray:
+    """The permutation null of ``smi_test`` by a plain loop over :func:`fastsmi.smi`.
+
+    Replicate ``r`` permutes the rows of Y (or the labels) with the generator of
+    child ``(4, r)`` of ``SeedSequence(seed)`` and calls ``smi`` on the permuted
+    data with the same seed, hence the same directions and jitter.
+    """
+    import fastsmi
+
+    n = np.asarray(X).shape[0]
+    Y = np.asarray(Y)
+    null = np.empty(n_permutations)
+    for r in range(n_permutations):
+        child = np.random.SeedSequence(seed, spawn_key=(4, r))
+        perm = np.random.Generator(np.random.PCG64(child)).permutation(n)
+        null[r] = fastsmi.smi(X, Y[perm], seed=seed, **smi_kwargs).value
+    return null

@@ -1,0 +1,188 @@
+"""The SMI permutation test: its null against a plain loop over smi, calibration, determinism, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fastsmi import _inference
+from fastsmi._inference import smi_test
+
+from conftest import BACKENDS
+from naive import permutation_null
+
+
+def _pair(n=120, seed=0, dependent=True):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    Y = rng.standard_normal((n, 2))
+    if dependent:
+        Y[:, 0] += np.tanh(X[:, 0])
+    return X, Y
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_null_equals_naive_loop_bit_for_bit(backend):
+    """KSG counts neighbours: the permuted slices are the naive ones exactly, so the null is bit-identical."""
+    X, Y = _pair()
+    res = smi_test(X, Y, n_permutations=12, n_projections=20, seed=3, backend=backend)
+    naive = permutation_null(X, Y, 12, 3, n_projections=20, backend=backend)
+    np.testing.assert_array_equal(res.null, naive)
+    assert res.statistic == res.smi.value
+    assert res.n_exceed == int(np.sum(naive >= res.statistic))
+    assert res.p_value == (1 + res.n_exceed) / 13
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_label_null_equals_naive_loop_bit_for_bit(backend):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 3))
+    labels = rng.integers(0, 3, 150)
+    X[:, 0] += labels
+    res = smi_test(X, labels, y_discrete=True, n_permutations=10, n_projections=20, seed=4, backend=backend)
+    naive = permutation_null(X, labels, 10, 4, y_discrete=True, n_projections=20, backend=backend)
+    np.testing.assert_array_equal(res.null, naive)
+
+
+def test_kl_null_matches_naive_loop_to_rounding():
+    """KL sums log-distances: the permuted column's mean and std are summed in another order than the
+    naive smi's (same values, permuted), so its standardised values may differ in the last bit."""
+    X, Y = _pair(seed=2)
+    res = smi_test(X, Y, n_permutations=6, n_projections=16, seed=5, estimator="kl", backend="cython")
+    naive = permutation_null(X, Y, 6, 5, n_projections=16, estimator="kl", backend="cython")
+    np.testing.assert_allclose(res.null, naive, rtol=0, atol=1e-12)
+
+
+def test_identity_replicate_reproduces_the_observed_slices():
+    """The replicate driver on the identity permutation gives smi's per-slice estimates bit for bit."""
+    X, Y = _pair(seed=6)
+    for backend in BACKENDS:
+        obs = _inference.smi(X, Y, n_projections=40, seed=9, backend=backend)
+        ss = np.random.SeedSequence(9)
+        prep = _inference._prepare(X, Y, m=40, estimator="ksg", k=5, y_discrete=False, ss=ss, method="sphere",
+                                   nan_policy="raise")
+
+        orig = _inference.permutation
+        try:
+            _inference.permutation = lambda perm_ss, r, n: np.arange(n)
+            rows = _inference.null_rows(prep, ss, 0, 2, backend, "grid", None)
+        finally:
+            _inference.permutation = orig
+        np.testing.assert_array_equal(rows[0], obs.per_slice)
+        np.testing.assert_array_equal(rows[1], obs.per_slice)
+
+
+def test_dependence_is_detected():
+    X, Y = _pair(n=300, seed=8)
+    res = smi_test(X, Y, n_permutations=49, n_projections=32, seed=1)
+    assert res.p_value == 1 / 50
+
+
+def test_p_values_are_uniform_under_independence():
+    """Randomised p-values of 150 independent data sets pass a Kolmogorov-Smirnov test for U(0, 1).
+
+    The p-value takes the values j / (B + 1); subtracting U(0, 1) / (B + 1) makes it exactly
+    U(0, 1) under independence (no ties occur with continuous data), so KS applies as is.
+    """
+    rng = np.random.default_rng(2024)
+    B = 39
+    pvals = []
+    for rep in range(150):
+        X = rng.standard_t(2, size=(60, 2))
+        Y = rng.standard_t(2, size=(60, 2))
+        res = smi_test(X, Y, n_permutations=B, n_projections=8, seed=rep, n_jobs=1)
+        pvals.append(res.p_value - rng.uniform() / (B + 1))
+    ks = stats.kstest(pvals, "uniform")
+    assert ks.pvalue > 0.001, ks
+    assert 0.02 <= np.mean(np.array(pvals) <= 0.05) <= 0.12
+
+
+def test_same_seed_same_p_value_for_any_threads_backend_and_chunking(monkeypatch):
+    X, Y = _pair(seed=11, dependent=False)
+    ref = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7, n_jobs=1, backend=BACKENDS[0])
+    runs = [dict(n_jobs=2, backend=b) for b in BACKENDS]
+    for kwargs in runs:
+        other = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7, **kwargs)
+        np.testing.assert_array_equal(other.null, ref.null)
+        assert other.p_value == ref.p_value
+    monkeypatch.setattr(_inference, "_chunk_replicates", lambda n, m, threads: 4)
+    chunked = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7)
+    np.testing.assert_array_equal(chunked.null, ref.null)
+    again = smi_test(X, Y, n_permutations=25, n_projections=24, seed=ref.seed)
+    np.testing.assert_array_equal(again.null, ref.null)
+    different = smi_test(X, Y, n_permutations=25, n_projections=24, seed=8)
+    assert not np.array_equal(different.null, ref.null)
+
+
+def test_seed_none_is_recorded_and_repeats():
+    X, Y = _pair(n=80, seed=12)
+    first = smi_test(X, Y, n_permutations=9, n_projections=8)
+    again = smi_test(X, Y, n_permutations=9, n_projections=8, seed=first.seed)
+    np.testing.assert_array_equal(first.null, again.null)
+    assert first.p_value == again.p_value
+
+
+def test_dask_layout_gives_the_local_null():
+    distributed = pytest.importorskip("distributed")
+    X, Y = _pair(seed=13)
+    local = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2, client=client)
+        stopped = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2, client=client, stop_after=2)
+    np.testing.assert_array_equal(local.null, remote.null)
+    assert local.p_value == remote.p_value
+    np.testing.assert_array_equal(stopped.null, local.null[:stopped.n_permutations])
+
+
+def test_besag_clifford_stops_at_the_h_th_exceedance(monkeypatch):
+    X, Y = _pair(seed=14, dependent=False)
+    full = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3)
+    h = 3
+    hits = np.flatnonzero(full.null >= full.statistic)
+    assert hits.size >= h  # independent data: many exceedances
+    seq = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3, stop_after=h)
+    assert seq.stopped_early and seq.n_permutations == hits[h - 1] + 1
+    np.testing.assert_array_equal(seq.null, full.null[:seq.n_permutations])
+    assert seq.p_value == h / seq.n_permutations
+    monkeypatch.setattr(_inference, "_chunk_replicates", lambda n, m, threads: 1)
+    one_by_one = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3, stop_after=h)
+    np.testing.assert_array_equal(one_by_one.null, seq.null)
+
+
+def test_besag_clifford_without_a_stop_is_the_full_test():
+    X, Y = _pair(n=300, seed=15)
+    full = smi_test(X, Y, n_permutations=30, n_projections=16, seed=3)
+    seq = smi_test(X, Y, n_permutations=30, n_projections=16, seed=3, stop_after=5)
+    assert not seq.stopped_early and seq.p_value == full.p_value
+    np.testing.assert_array_equal(seq.null, full.null)
+
+
+@pytest.mark.parametrize("value, error, words", [
+    (0, ValueError, "at least 1"),
+    (-5, ValueError, "at least 1"),
+    (2.5, TypeError, "positive integer"),
+    ("100", TypeError, "n_permutations=1000"),
+    (True, TypeError, "positive integer"),
+    (None, TypeError, "positive integer"),
+])
+def test_bad_n_permutations_is_named_with_the_fix(value, error, words):
+    X, Y = _pair(n=50)
+    with pytest.raises(error, match="n_permutations") as info:
+        smi_test(X, Y, n_permutations=value, n_projections=4)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (11, ValueError), (1.5, TypeError), ("3", TypeError)])
+def test_bad_stop_after_is_named_with_the_fix(value, error):
+    X, Y = _pair(n=50)
+    with pytest.raises(error, match="stop_after"):
+        smi_test(X, Y, n_permutations=10, n_projections=4, stop_after=value)
+
+
+def test_bad_data_is_refused_as_smi_refuses_it():
+    X, Y = _pair(n=50)
+    with pytest.raises(ValueError, match="same number of samples"):
+        smi_test(X, Y[:40], n_permutations=5, n_projections=4)
+    with pytest.raises(ValueError, match="n_projections"):
+        smi_test(X, Y, n_permutations=5, n_projections=0)
