@@ -441,3 +441,109 @@ def _run_on_client(client: Any, prep: _Prepared, perm_ss: np.random.SeedSequence
             i += 1
         fut = futures.pop(0)
         yield fut.result()
+
+
+#: Normal quantile of the two-sided 95% interval.
+Z95 = 1.959963984540054
+
+
+def pointwise_terms(prep: _Prepared, search: str, n_jobs: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(per_slice, pointwise)``: every slice's estimate and each sample's term averaged over slices.
+
+    The terms of slice ``s`` are added to the running sum in slice order,
+    whatever the blocks and threads, so the pointwise values are bit-identical
+    for any ``n_jobs``; their mean is the estimate up to rounding.  KSG
+    (algorithm 1) and Ross's labels estimator only: theirs are means of
+    per-sample terms.
+    """
+    import numba
+
+    from ._numba import backend as nb
+    from ._numba._pointwise import pointwise_ksg1_block, pointwise_ross_block
+
+    plan = prep.plan
+    n = prep.X.shape[0]
+    per_slice = np.empty(prep.m)
+    total = np.zeros(n)
+    for i, (a, b) in enumerate(prep.blocks):
+        PX, PY = _projections(prep, i)
+        out = np.empty(b - a)
+        terms = np.empty((b - a, n))
+        status = np.zeros(b - a, dtype=np.int8)
+        with nb.threads(n_jobs), nb._parallel_region():
+            chunks = numba.get_num_threads()
+            if prep.discrete is not None:
+                codes, class_start = prep.discrete
+                pointwise_ross_block(PX, prep.jitter_x, prep.tols, codes, class_start, plan.k, plan.psi, out, terms,
+                                     status, chunks)
+            else:
+                lanes = nb.specialisation(plan, nb.SEARCHES[search])[3]
+                pointwise_ksg1_block(nb.SEARCHES[search], lanes)(PX, PY, prep.jitter_x, prep.jitter_y, prep.tols,
+                                                                 plan.k, plan.psi, out, terms, status, chunks)
+        _finish_status(status, offset=a)
+        per_slice[a:b] = out + plan.const
+        for row in terms:
+            total += row
+    pointwise = total / prep.m + plan.const
+    if prep.discrete is not None:
+        # Ross's constant holds -sum_c p_c psi(n_c); each sample's own class gives -psi(n_c(i))
+        codes, class_start = prep.discrete
+        sizes = np.diff(class_start)
+        psi_sizes = plan.psi[sizes]
+        pointwise += float(np.dot(sizes / n, psi_sizes)) - psi_sizes[codes]
+    return per_slice, pointwise
+
+
+def check_pointwise_estimator(estimator: str, slice_dim: int = 1) -> None:
+    """Refuse the estimators whose slices are not means of per-sample terms."""
+    if estimator != "ksg" or slice_dim != 1:
+        raise ValueError(
+            f"pointwise SMI, stderr_samples and ci need estimator='ksg' with slice_dim=1 (a mean of per-sample "
+            f"terms), got estimator={estimator!r}, slice_dim={slice_dim}; use estimator='ksg', or drop "
+            "return_pointwise."
+        )
+
+
+def sampling_error(pointwise: np.ndarray) -> float:
+    """Standard error of the estimate from the finite sample: ``std(pointwise, ddof=1) / sqrt(n)``.
+
+    The pointwise values are the sample's influence terms averaged over the
+    slices; averaging over many directions removes most of the k-NN noise of
+    each term, so their spread estimates the sampling variability of SMI (see
+    ``docs/inference.md`` for the coverage study).
+    """
+    n = pointwise.shape[0]
+    return float(np.std(pointwise, ddof=1) / math.sqrt(n))
+
+
+def interval(value: float, stderr: float, stderr_samples: float) -> tuple[float, float]:
+    """The 95% normal interval with both errors added in quadrature."""
+    s = math.sqrt((0.0 if math.isnan(stderr) else stderr) ** 2 + stderr_samples ** 2)
+    return (value - Z95 * s, value + Z95 * s)
+
+
+def smi_pointwise(X: Any, Y: Any, *, n_projections: Optional[int] = None, k: int = 5, y_discrete: bool = False,
+                  seed: SeedLike = None, n_jobs: Optional[int] = None, method: Optional[str] = None,
+                  nan_policy: str = "raise", estimator: str = "ksg") -> tuple[SMIResult, np.ndarray, float, tuple]:
+    """``(result, pointwise, stderr_samples, ci)`` of :func:`fastsmi.smi` with KSG.
+
+    ``result`` is that of ``smi`` with the same arguments; its per-slice values
+    are checked to be those of the pointwise driver.
+    """
+    check_pointwise_estimator(estimator)
+    ss = as_seed_sequence(seed)
+    m = DEFAULT_SMI_PROJECTIONS if n_projections is None else n_projections
+    res = smi(X, Y, n_projections=m, estimator=estimator, k=k, y_discrete=y_discrete, seed=ss, n_jobs=n_jobs,
+              backend="numba", method=method, nan_policy=nan_policy)
+    prep = _prepare(X, Y, m=res.n_projections, estimator=res.estimator, k=res.k, y_discrete=bool(y_discrete), ss=ss,
+                    method="sphere" if method is None else method, nan_policy=nan_policy)
+    search = os.environ.get("FASTSMI_SEARCH", DEFAULT_SEARCH)
+    per_slice, pw = pointwise_terms(prep, search, n_jobs)
+    if not np.array_equal(per_slice, res.per_slice):  # pragma: no cover - the drivers share the slice code
+        raise RuntimeError("the pointwise driver disagrees with the block driver")
+    se = sampling_error(pw)
+    return res, pw, se, interval(res.value, res.stderr, se)
+
+
+#: Default number of slices of :func:`fastsmi.smi`.
+DEFAULT_SMI_PROJECTIONS = 1000
