@@ -447,6 +447,46 @@ def _run_on_client(client: Any, prep: _Prepared, perm_ss: np.random.SeedSequence
 Z95 = 1.959963984540054
 
 
+def _pointwise_block(prep: _Prepared, i: int, search: str, n_jobs: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Block ``i``'s slice estimates (constant included) and per-sample terms (without it), shape ``(b, n)``."""
+    import numba
+
+    from ._numba import backend as nb
+    from ._numba._pointwise import pointwise_ksg1_block, pointwise_ross_block
+
+    plan = prep.plan
+    a, b = prep.blocks[i]
+    PX, PY = _projections(prep, i)
+    out = np.empty(b - a)
+    terms = np.empty((b - a, prep.X.shape[0]))
+    status = np.zeros(b - a, dtype=np.int8)
+    with nb.threads(n_jobs), nb._parallel_region():
+        chunks = numba.get_num_threads()
+        if prep.discrete is not None:
+            codes, class_start = prep.discrete
+            pointwise_ross_block(PX, prep.jitter_x, prep.tols, codes, class_start, plan.k, plan.psi, out, terms,
+                                 status, chunks)
+        else:
+            lanes = nb.specialisation(plan, nb.SEARCHES[search])[3]
+            pointwise_ksg1_block(nb.SEARCHES[search], lanes)(PX, PY, prep.jitter_x, prep.jitter_y, prep.tols,
+                                                             plan.k, plan.psi, out, terms, status, chunks)
+    _finish_status(status, offset=a)
+    return out + plan.const, terms
+
+
+def _pointwise_from_total(prep: _Prepared, total: np.ndarray, m: int) -> np.ndarray:
+    """Each sample's term averaged over ``m`` slices, with the estimator's constants."""
+    pointwise = total / m + prep.plan.const
+    if prep.discrete is not None:
+        # Ross's constant holds -sum_c p_c psi(n_c); each sample's own class gives -psi(n_c(i))
+        codes, class_start = prep.discrete
+        n = codes.shape[0]
+        sizes = np.diff(class_start)
+        psi_sizes = prep.plan.psi[sizes]
+        pointwise += float(np.dot(sizes / n, psi_sizes)) - psi_sizes[codes]
+    return pointwise
+
+
 def pointwise_terms(prep: _Prepared, search: str, n_jobs: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
     """``(per_slice, pointwise)``: every slice's estimate and each sample's term averaged over slices.
 
@@ -456,42 +496,13 @@ def pointwise_terms(prep: _Prepared, search: str, n_jobs: Optional[int]) -> tupl
     (algorithm 1) and Ross's labels estimator only: theirs are means of
     per-sample terms.
     """
-    import numba
-
-    from ._numba import backend as nb
-    from ._numba._pointwise import pointwise_ksg1_block, pointwise_ross_block
-
-    plan = prep.plan
-    n = prep.X.shape[0]
     per_slice = np.empty(prep.m)
-    total = np.zeros(n)
+    total = np.zeros(prep.X.shape[0])
     for i, (a, b) in enumerate(prep.blocks):
-        PX, PY = _projections(prep, i)
-        out = np.empty(b - a)
-        terms = np.empty((b - a, n))
-        status = np.zeros(b - a, dtype=np.int8)
-        with nb.threads(n_jobs), nb._parallel_region():
-            chunks = numba.get_num_threads()
-            if prep.discrete is not None:
-                codes, class_start = prep.discrete
-                pointwise_ross_block(PX, prep.jitter_x, prep.tols, codes, class_start, plan.k, plan.psi, out, terms,
-                                     status, chunks)
-            else:
-                lanes = nb.specialisation(plan, nb.SEARCHES[search])[3]
-                pointwise_ksg1_block(nb.SEARCHES[search], lanes)(PX, PY, prep.jitter_x, prep.jitter_y, prep.tols,
-                                                                 plan.k, plan.psi, out, terms, status, chunks)
-        _finish_status(status, offset=a)
-        per_slice[a:b] = out + plan.const
+        per_slice[a:b], terms = _pointwise_block(prep, i, search, n_jobs)
         for row in terms:
             total += row
-    pointwise = total / prep.m + plan.const
-    if prep.discrete is not None:
-        # Ross's constant holds -sum_c p_c psi(n_c); each sample's own class gives -psi(n_c(i))
-        codes, class_start = prep.discrete
-        sizes = np.diff(class_start)
-        psi_sizes = plan.psi[sizes]
-        pointwise += float(np.dot(sizes / n, psi_sizes)) - psi_sizes[codes]
-    return per_slice, pointwise
+    return per_slice, _pointwise_from_total(prep, total, prep.m)
 
 
 def check_pointwise_estimator(estimator: str, slice_dim: int = 1) -> None:
@@ -547,3 +558,84 @@ def smi_pointwise(X: Any, Y: Any, *, n_projections: Optional[int] = None, k: int
 
 #: Default number of slices of :func:`fastsmi.smi`.
 DEFAULT_SMI_PROJECTIONS = 1000
+
+
+#: Slices added per step by ``n_projections="auto"`` (a multiple of the projection granule).
+AUTO_BLOCK = 64
+
+#: ``n_projections="auto"`` stops once the direction error is at most this fraction of the
+#: sampling error: the total error is then within 12% of the sampling error alone
+#: (``sqrt(1 + 0.5**2)``), and the interval ``ci`` counts both anyway.
+AUTO_RATIO = 0.5
+
+#: Default cap on the slices of ``n_projections="auto"``.
+AUTO_MAX_PROJECTIONS = 4096
+
+
+def check_auto(atol: Any, max_projections: Any) -> tuple[Optional[float], int]:
+    """Validate the options of ``n_projections="auto"``."""
+    cap = V.check_positive_int(max_projections, "max_projections")
+    if cap < AUTO_BLOCK:
+        raise ValueError(
+            f"max_projections={cap} is below one block of n_projections='auto' ({AUTO_BLOCK} slices); "
+            f"use max_projections >= {AUTO_BLOCK}, or a fixed n_projections."
+        )
+    if atol is not None:
+        if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real) or not atol > 0 \
+                or not math.isfinite(atol):
+            raise ValueError(f"atol must be a positive number of nats (e.g. 1e-3), got {atol!r}.")
+        atol = float(atol)
+    return atol, cap
+
+
+def smi_auto(X: Any, Y: Any, *, atol: Optional[float] = None, max_projections: int = AUTO_MAX_PROJECTIONS,
+             k: int = 5, y_discrete: bool = False, seed: SeedLike = None, n_jobs: Optional[int] = None,
+             method: Optional[str] = None, nan_policy: str = "raise",
+             estimator: str = "ksg") -> tuple[SMIResult, np.ndarray, float, tuple]:
+    """SMI with as many slices as needed: blocks of :data:`AUTO_BLOCK` directions are added until
+    ``stderr <= max(atol, AUTO_RATIO * stderr_samples)`` or ``max_projections`` is reached.
+
+    The directions are a prefix of one sequence, so the result equals
+    ``smi(n_projections=m)`` for the m chosen, bit for bit, whatever the threads.
+    Returns ``(result, pointwise, stderr_samples, ci)``.
+    """
+    check_pointwise_estimator(estimator)
+    atol, cap = check_auto(atol, max_projections)
+    ss = as_seed_sequence(seed)
+    # validation and the first block, by smi itself
+    first = smi(X, Y, n_projections=AUTO_BLOCK, estimator=estimator, k=k, y_discrete=y_discrete, seed=ss,
+                n_jobs=n_jobs, backend="numba", method=method, nan_policy=nan_policy)
+    t0 = time.perf_counter() - first.seconds
+    cap = AUTO_BLOCK * (cap // AUTO_BLOCK)
+    prep = _prepare(X, Y, m=cap, estimator=first.estimator, k=first.k, y_discrete=bool(y_discrete), ss=ss,
+                    method="sphere" if method is None else method, nan_policy=nan_policy)
+    # one sequence of directions, cut in blocks of AUTO_BLOCK: projections are granule-aligned,
+    # so every slice is the one smi computes for it
+    theta_x = np.vstack([t[0] for t in prep.thetas])
+    theta_y = None if prep.Y is None else np.vstack([t[1] for t in prep.thetas])
+    prep.blocks = [(a, a + AUTO_BLOCK) for a in range(0, cap, AUTO_BLOCK)]
+    prep.thetas = [(theta_x[a:b], None if theta_y is None else theta_y[a:b]) for a, b in prep.blocks]
+    prep.width = AUTO_BLOCK
+    search = os.environ.get("FASTSMI_SEARCH", DEFAULT_SEARCH)
+    per_slice = np.empty(cap)
+    total = np.zeros(prep.X.shape[0])
+    m = 0
+    for i, (a, b) in enumerate(prep.blocks):
+        per_slice[a:b], terms = _pointwise_block(prep, i, search, n_jobs)
+        for row in terms:
+            total += row
+        m = b
+        values = per_slice[:m]
+        stderr = float(values.std(ddof=1) / math.sqrt(m))
+        se = sampling_error(_pointwise_from_total(prep, total, m))
+        if stderr <= max(0.0 if atol is None else atol, AUTO_RATIO * se):
+            break
+    values = per_slice[:m].copy()
+    pointwise = _pointwise_from_total(prep, total, m)
+    value = float(values.mean())
+    stderr = float(values.std(ddof=1) / math.sqrt(m))
+    se = sampling_error(pointwise)
+    res = SMIResult(value=value, stderr=stderr, n_projections=m, per_slice=values, estimator=first.estimator,
+                    k=first.k, seed=first.seed, backend=first.backend, seconds=time.perf_counter() - t0,
+                    n_omitted=first.n_omitted)
+    return res, pointwise, se, interval(value, stderr, se)
