@@ -186,3 +186,81 @@ def test_bad_data_is_refused_as_smi_refuses_it():
         smi_test(X, Y[:40], n_permutations=5, n_projections=4)
     with pytest.raises(ValueError, match="n_projections"):
         smi_test(X, Y, n_permutations=5, n_projections=0)
+
+
+# ---------------------------------------------------------------------------
+# pointwise SMI, the sampling error and n_projections="auto"
+# ---------------------------------------------------------------------------
+def _all_projections(prep):
+    from fastsmi._inference import _projections
+
+    parts = [_projections(prep, i) for i in range(len(prep.blocks))]
+    PX = np.hstack([p[0] for p in parts])
+    PY = None if prep.Y is None else np.hstack([p[1] for p in parts])
+    return PX, PY
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete):
+    from naive import pointwise_smi
+
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((90, 3))
+    if discrete:
+        Y = rng.integers(0, 3, 90)
+        X[:, 0] += Y
+    else:
+        Y = X[:, :2] + rng.standard_normal((90, 2))
+    res, pw, se, (lo, hi) = _inference.smi_pointwise(X, Y, y_discrete=discrete, n_projections=20, seed=2)
+    ref = _inference.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
+    assert res == ref
+    prep = _inference._prepare(X, Y, m=20, estimator="ksg", k=5, y_discrete=discrete, ss=np.random.SeedSequence(2),
+                               method="sphere", nan_policy="raise")
+    PX, PY = _all_projections(prep)
+    naive = pointwise_smi(PX, PY, prep.jitter_x, prep.jitter_y, 5, labels=prep.discrete[0] if discrete else None)
+    np.testing.assert_allclose(pw, naive, rtol=0, atol=1e-12)
+    assert abs(pw.mean() - res.value) < 1e-12
+    assert se == pytest.approx(np.std(pw, ddof=1) / np.sqrt(90), rel=1e-12)
+    half = 1.959963984540054 * np.hypot(res.stderr, se)
+    assert lo == pytest.approx(res.value - half) and hi == pytest.approx(res.value + half)
+
+
+def test_pointwise_is_bit_identical_across_threads():
+    X, Y = _pair(n=200, seed=22)
+    one = _inference.smi_pointwise(X, Y, n_projections=40, seed=3, n_jobs=1)
+    two = _inference.smi_pointwise(X, Y, n_projections=40, seed=3, n_jobs=2)
+    np.testing.assert_array_equal(one[1], two[1])
+    assert one[2] == two[2] and one[3] == two[3]
+
+
+def test_pointwise_refuses_estimators_without_per_sample_terms():
+    X, Y = _pair(n=60)
+    with pytest.raises(ValueError, match="estimator='ksg'"):
+        _inference.smi_pointwise(X, Y, n_projections=8, estimator="kl")
+
+
+def test_auto_projections_is_a_prefix_of_one_sequence():
+    X, Y = _pair(n=300, seed=23)
+    res, pw, se, ci = _inference.smi_auto(X, Y, seed=4, max_projections=512)
+    assert res.n_projections % _inference.AUTO_BLOCK == 0 and res.n_projections <= 512
+    ref = _inference.smi(X, Y, n_projections=res.n_projections, seed=4)
+    assert res == ref
+    assert res.stderr <= _inference.AUTO_RATIO * se or res.n_projections == 512
+    one = _inference.smi_auto(X, Y, seed=4, max_projections=512, n_jobs=1)[0]
+    assert one == res
+    loose = _inference.smi_auto(X, Y, seed=4, max_projections=512, atol=1.0)[0]
+    assert loose.n_projections == _inference.AUTO_BLOCK
+    np.testing.assert_array_equal(loose.per_slice, res.per_slice[:_inference.AUTO_BLOCK])
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(max_projections=10), ValueError, "below one block"),
+    (dict(max_projections=0), ValueError, "max_projections"),
+    (dict(max_projections=100.5), TypeError, "max_projections"),
+    (dict(atol=-1.0), ValueError, "atol"),
+    (dict(atol="small"), ValueError, "atol"),
+])
+def test_auto_bad_options_name_the_fix(kwargs, error, words):
+    X, Y = _pair(n=60)
+    with pytest.raises(error, match=words):
+        _inference.smi_auto(X, Y, **kwargs)
