@@ -515,6 +515,29 @@ def check_pointwise_estimator(estimator: str, slice_dim: int = 1) -> None:
         )
 
 
+def require_numba() -> None:
+    """The per-sample terms run on the Numba driver: say so, with the fix, when Numba is missing."""
+    from ._backends import BackendUnavailableError
+
+    try:
+        get_backend("numba")
+    except BackendUnavailableError as exc:
+        raise ImportError(
+            f"pointwise SMI, stderr_samples, ci and n_projections='auto' need Numba ({exc}); install numba, or "
+            "drop return_pointwise / use a fixed n_projections."
+        ) from exc
+
+
+def pointwise_available(estimator: str) -> bool:
+    """True when :func:`smi_pointwise` can run: KSG, and Numba importable."""
+    try:
+        check_pointwise_estimator(estimator)
+        require_numba()
+    except (ValueError, ImportError):
+        return False
+    return True
+
+
 def sampling_error(pointwise: np.ndarray) -> float:
     """Standard error of the estimate from the finite sample: ``std(pointwise, ddof=1) / sqrt(n)``.
 
@@ -535,17 +558,20 @@ def interval(value: float, stderr: float, stderr_samples: float) -> tuple[float,
 
 def smi_pointwise(X: Any, Y: Any, *, n_projections: Optional[int] = None, k: int = 5, y_discrete: bool = False,
                   seed: SeedLike = None, n_jobs: Optional[int] = None, method: Optional[str] = None,
-                  nan_policy: str = "raise", estimator: str = "ksg") -> tuple[SMIResult, np.ndarray, float, tuple]:
+                  nan_policy: str = "raise", estimator: str = "ksg",
+                  backend: str = "auto") -> tuple[SMIResult, np.ndarray, float, tuple]:
     """``(result, pointwise, stderr_samples, ci)`` of :func:`fastsmi.smi` with KSG.
 
-    ``result`` is that of ``smi`` with the same arguments; its per-slice values
-    are checked to be those of the pointwise driver.
+    ``result`` is that of ``smi`` with the same arguments, on ``backend``; the
+    per-sample terms come from the Numba driver, whose per-slice values are
+    checked to be the result's (the backends agree bit for bit).
     """
     check_pointwise_estimator(estimator)
+    require_numba()
     ss = as_seed_sequence(seed)
     m = DEFAULT_SMI_PROJECTIONS if n_projections is None else n_projections
     res = smi(X, Y, n_projections=m, estimator=estimator, k=k, y_discrete=y_discrete, seed=ss, n_jobs=n_jobs,
-              backend="numba", method=method, nan_policy=nan_policy)
+              backend=backend, method=method, nan_policy=nan_policy)
     prep = _prepare(X, Y, m=res.n_projections, estimator=res.estimator, k=res.k, y_discrete=bool(y_discrete), ss=ss,
                     method="sphere" if method is None else method, nan_policy=nan_policy)
     search = os.environ.get("FASTSMI_SEARCH", DEFAULT_SEARCH)
@@ -600,6 +626,7 @@ def smi_auto(X: Any, Y: Any, *, atol: Optional[float] = None, max_projections: i
     Returns ``(result, pointwise, stderr_samples, ci)``.
     """
     check_pointwise_estimator(estimator)
+    require_numba()
     atol, cap = check_auto(atol, max_projections)
     ss = as_seed_sequence(seed)
     # validation and the first block, by smi itself
