@@ -101,9 +101,9 @@ def main() -> None:
                 print(f"{sim:12s} n={n:5d} p={p:3d} reps={args.reps} B={args.B}: "
                       + "  ".join(f"{t}={row['power_' + t]:.2f}" for t in TESTS)
                       + "   s/test: " + " ".join(f"{t}={row['seconds_' + t]:.2f}" for t in TESTS), flush=True)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump({"args": vars(args), "rows": rows}, fh, indent=1)
+                os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+                with open(args.out, "w") as fh:  # after every cell, so that a long run keeps what it measured
+                    json.dump({"args": vars(args), "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":
