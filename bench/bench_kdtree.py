@@ -91,7 +91,7 @@ def test_ksg_fulldim_scipy_ckdtree(benchmark, gaussian_pair):
 
 # --------------------------------------------------------------------------------------
 # Euclidean k-NN distances in high dimension: KD-tree against blocked BLAS brute force
-# (fastsmi._fulldim picks brute force from DENSE_MIN_DIM dimensions on).
+# (fastsmi._knn picks brute force from DENSE_MIN_DIM dimensions on).
 # --------------------------------------------------------------------------------------
 DENSE_CASES = [(2000, 8), (2000, 16), (2000, 100), (10_000, 16), (10_000, 100)]
 
@@ -110,7 +110,7 @@ def _knn_tree(Z, k, workers):
 
 @pytest.mark.parametrize("search", ["kdtree", "dense"])
 def test_euclidean_knn_search(benchmark, cloud, search):
-    from fastsmi._fulldim import dense_knn_distances
+    from fastsmi._knn import dense_knn_distances
 
     n, d, Z = cloud
     group = f"euclidean-knn k=5 n={n} d={d}"

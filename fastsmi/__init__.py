@@ -8,8 +8,7 @@ The public surface is small:
 * :mod:`fastsmi.projections` -- seeded random directions.
 """
 from . import projections
-from ._mi import entropy, mi
-from ._smi import SMIResult, smi
+from ._api import SMIResult, entropy, mi, smi
 
 __version__ = "0.1.0"
 __all__ = ["SMIResult", "entropy", "mi", "projections", "smi", "__version__"]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import functools
-import os
 import types
 import warnings
+from typing import Optional
+
+from ._runtime import backend_choice
 
 BACKENDS = ("auto", "numba", "cython")
 
@@ -27,24 +29,39 @@ def _load(name: str) -> types.ModuleType:
         raise
 
 
+def dependency_error(name: str) -> Optional[Exception]:
+    """Why what backend ``name`` is built on does not import (Numba, or the compiled slice kernels), or None.
+
+    Only the dependency is tried here: fastsmi's own backend module is then imported
+    without a guard, so a bug in it surfaces as itself instead of as a missing backend.
+    """
+    try:
+        if name == "numba":
+            import numba  # noqa: F401
+        else:
+            from ._cython import _slices  # noqa: F401
+    except Exception as exc:  # a missing or broken third-party install, reported with its cause
+        return exc
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _import(name: str) -> types.ModuleType:
+    cause = dependency_error(name)
     if name == "numba":
-        try:
-            from ._numba import backend
-        except Exception as exc:
+        if cause is not None:
             raise BackendUnavailableError(
-                f"the Numba backend is unavailable ({exc}); install numba (pip install numba) "
+                f"the Numba backend is unavailable ({cause}); install numba (pip install numba) "
                 "or use backend='cython'."
-            ) from exc
+            ) from cause
+        from ._numba import backend
         return backend
-    try:
-        from ._cython import backend
-    except Exception as exc:
+    if cause is not None:
         raise BackendUnavailableError(
-            f"the Cython backend is unavailable ({exc}); reinstall fastsmi with a C compiler "
+            f"the Cython backend is unavailable ({cause}); reinstall fastsmi with a C compiler "
             "(pip install --force-reinstall --no-deps .) or use backend='numba'."
-        ) from exc
+        ) from cause
+    from ._cython import backend
     return backend
 
 
@@ -58,7 +75,7 @@ def get_backend(name: str = "auto") -> types.ModuleType:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(map(repr, BACKENDS))}.")
     name = name.lower()
     if name == "auto":
-        env = os.environ.get("FASTSMI_BACKEND", "").strip().lower()
+        env = backend_choice()
         if env and env != "auto":
             if env not in BACKENDS:
                 raise ValueError(f"FASTSMI_BACKEND={env!r} is not a backend; use 'numba' or 'cython'.")

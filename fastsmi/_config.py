@@ -4,7 +4,7 @@ Everything that changes the numbers fastsmi returns is set here, in one place.
 """
 from __future__ import annotations
 
-import os
+from ._runtime import numba_cache_mode
 
 #: ``fastmath`` is off: kernels must agree bit for bit across thread counts and to
 #: 1e-10 with the brute-force references, and reassociated sums would break that.
@@ -15,7 +15,7 @@ FASTMATH: bool = False
 #: helper processes (:mod:`fastsmi._warmup`) run with ``entry``: Numba's cache is not
 #: safe when two processes save entries of one function at once, and only the entry
 #: kernels the helpers compile are theirs alone (one name per specialisation).
-CACHE_MODE: str = os.environ.get("FASTSMI_NUMBA_CACHE", "1").strip().lower()
+CACHE_MODE: str = numba_cache_mode()
 
 #: Options for every serial Numba kernel.
 JIT_OPTIONS: dict = {
@@ -31,27 +31,28 @@ JIT_OPTIONS: dict = {
 #: holds all the code it calls.
 ENTRY_JIT_OPTIONS: dict = dict(JIT_OPTIONS, cache=CACHE_MODE != "0")
 
-#: LLVM code-generation options set when the Numba backend is first imported.  They
-#: change speed only, never results.  ``-x86-cmov-converter=false`` keeps the
-#: conditional moves of the branch-free binary searches: LLVM otherwise turns them back
-#: into branches, which mispredict half the time (the marginal counts of a canonical
-#: slice took 0.80 ms with the conversion and 0.18 ms without it).
+#: LLVM code-generation options set, process-wide, when the Numba backend is first
+#: imported, unless ``FASTSMI_LLVM_CMOV=1`` (:mod:`fastsmi._runtime`).  They change
+#: speed only, never results.  ``-x86-cmov-converter=false`` keeps the conditional moves
+#: of the branch-free binary searches: LLVM otherwise turns them back into branches,
+#: which mispredict half the time (measured in ``docs/architecture.md``).
 LLVM_OPTIONS: tuple = ("-x86-cmov-converter=false",)
 
 #: Options for the parallel (``prange``) drivers, entry kernels too.
 PARALLEL_JIT_OPTIONS: dict = dict(ENTRY_JIT_OPTIONS, parallel=True)
 
 
-def disable_numba_cache() -> None:
-    """Compile every Numba kernel without the on-disk cache (set before the kernels are defined).
+def set_cache_mode(mode: str) -> None:
+    """Set what Numba caches, as ``FASTSMI_NUMBA_CACHE`` would (before the kernels are defined).
 
-    Used when Numba finds no writable cache directory: it would otherwise refuse
-    to define a cached kernel at all.
+    ``"0"`` when Numba finds no writable cache directory (it would otherwise refuse to
+    define a cached kernel at all); ``"entry"`` in the warm-up's helper processes.
     """
     global CACHE_MODE
-    CACHE_MODE = "0"
-    for options in (JIT_OPTIONS, ENTRY_JIT_OPTIONS, PARALLEL_JIT_OPTIONS):
-        options["cache"] = False
+    CACHE_MODE = mode
+    JIT_OPTIONS["cache"] = mode not in ("0", "entry")
+    for options in (ENTRY_JIT_OPTIONS, PARALLEL_JIT_OPTIONS):
+        options["cache"] = mode != "0"
 
 #: Directions are projected in blocks whose sizes are multiples of this granule,
 #: and every BLAS call sees exactly ``granule`` or a multiple of it, so a slice's

@@ -2,7 +2,7 @@
 
 The data and jitter are scattered to the workers once, each block's directions
 travel with its task; every block is a
-task that calls the same :func:`fastsmi._smi.compute_block` a local run calls,
+task that calls the same :func:`fastsmi._block.compute_block` a local run calls,
 so the result is bit-identical to a local run with the same seed.  Dask is
 imported only here, and only when a client is passed.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ._block import compute_block
 
 
 def run_on_client(client: Any, X: np.ndarray, Y: Any, thetas: list[tuple[np.ndarray, Any]],
@@ -25,8 +27,6 @@ def run_on_client(client: Any, X: np.ndarray, Y: Any, thetas: list[tuple[np.ndar
         from distributed import as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("client= needs dask.distributed: pip install 'fastsmi[dask]'") from exc
-    from ._smi import compute_block
-
     arrays = {"X": X, "Y": Y, "jitter_x": jitter_x, "jitter_y": jitter_y}
     present = {name: a for name, a in arrays.items() if a is not None}
     scattered = dict(zip(present, client.scatter(list(present.values()), broadcast=True, hash=False)))

@@ -1,12 +1,10 @@
 """Full-dimensional k-NN estimators of mutual information and entropy.
 
 These private functions run the classical estimators on whole d-dimensional
-vectors (no slicing), with the neighbour searches done by the Cython KD-tree
-(:class:`fastsmi._cython._kdtree.KDTree`), except in many dimensions, where brute
-force is faster: Euclidean searches in :data:`NUMBA_DENSE_MIN_DIM` (without
-Numba :data:`DENSE_MIN_DIM`) or more dimensions (blocked BLAS products) and KSG's max-norm searches in a joint space of
-:data:`KSG_DENSE_MIN_DIM` or more dimensions (Numba; without Numba KSG stays on
-the KD-tree).  They are called by the public
+vectors (no slicing), with the neighbour searches of :mod:`fastsmi._knn` (the
+Cython KD-tree, or brute force in many dimensions) and, for KSG's max-norm counts in
+a joint space of :data:`KSG_DENSE_MIN_DIM` or more dimensions, Numba's brute force
+(without Numba KSG stays on the KD-tree).  They are called by the public
 ``fastsmi.mi`` and ``fastsmi.entropy`` functions and by the k-dimensional
 slice path.
 
@@ -23,77 +21,26 @@ already validated C-contiguous float64 arrays with one row per sample.
 """
 from __future__ import annotations
 
-import functools
 import math
-import os
 import types
-from typing import Optional
 
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import digamma, gammaln
 
 from ._blas import blas_threads
+from ._knn import check_n_k, dense_kernels, kdtree, mean_log_knn
+from ._plan import entropy_weights
 from ._threads import CHUNK_WORK, run_chunks
 from ._validation import tie_counts
 
-try:
-    from ._cython._kdtree import KDTree
-except ImportError as _exc:  # pragma: no cover - depends on the build
-    KDTree = None
-    _IMPORT_ERROR: ImportError | None = _exc
-else:
-    _IMPORT_ERROR = None
-
-__all__ = ["ksg_mi", "mean_log_knn", "kl_entropy", "kl_mi", "ross_mi"]
-
-
-@functools.lru_cache(maxsize=None)
-def _import_dense() -> Optional[types.ModuleType]:
-    try:
-        from ._numba import _dense
-    except Exception:  # numba missing or broken: the KD-tree and numpy paths are used
-        return None
-    return _dense
-
-
-def _dense_kernels() -> Optional[types.ModuleType]:
-    """The Numba brute-force kernels (:mod:`fastsmi._numba._dense`), or None.
-
-    None when Numba cannot be imported, or when ``FASTSMI_BACKEND=cython`` asks
-    for no Numba: then KSG runs on the KD-tree and the Euclidean dense search on
-    numpy.
-    """
-    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython":
-        return None
-    return _import_dense()
-
-
-def _tree(data: np.ndarray, metric: str) -> "KDTree":
-    if KDTree is None:
-        raise ImportError(
-            "full-dimensional estimators need fastsmi's compiled KD-tree "
-            f"(fastsmi._cython._kdtree could not be imported: {_IMPORT_ERROR}); "
-            "reinstall fastsmi with a C compiler available"
-        )
-    return KDTree(data, metric=metric)
+__all__ = ["ksg_mi", "kl_entropy", "kl_mi", "mi_full", "ross_mi"]
 
 
 def _unit_variance(A: np.ndarray) -> np.ndarray:
     """Divide every column by its population standard deviation (constant columns kept)."""
     sd = A.std(axis=0)
     return np.ascontiguousarray(A / np.where(sd > 0.0, sd, 1.0))
-
-
-def _check_n_k(n: int, k: int, what: str = "samples") -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k >= n:
-        raise ValueError(
-            f"k={k} needs more than k {what}, got {n}; use a smaller k or more samples"
-        )
 
 
 def _check_pair(X: np.ndarray, Y: np.ndarray) -> None:
@@ -165,7 +112,7 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
     """
     _check_pair(X, Y)
     n = X.shape[0]
-    _check_n_k(n, k)
+    check_n_k(n, k)
     if variant not in (1, 2):
         raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
     X = _unit_variance(X)
@@ -181,7 +128,7 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
                     "algorithm 2 is biased there in full dimension. Use estimator='ksg' (algorithm 1, the "
                     "mixed estimator of Gao et al. 2017), or the 1-D path, which breaks ties by a jitter."
                 )
-    dense = _dense_kernels() if X.shape[1] + Y.shape[1] >= KSG_DENSE_MIN_DIM else None
+    dense = dense_kernels() if X.shape[1] + Y.shape[1] >= KSG_DENSE_MIN_DIM else None
     if dense is not None:
         n_x, n_y = _ksg_counts_dense(dense, X, Y, k, variant, workers)
     else:
@@ -239,9 +186,9 @@ def _ksg_counts_tree(X: np.ndarray, Y: np.ndarray, k: int, variant: int,
                      workers: int) -> tuple[np.ndarray, np.ndarray]:
     """KSG marginal counts ``(n_x, n_y)`` (the point itself excluded) from KD-tree searches."""
     Z = np.hstack([X, Y])
-    dist, ind = _tree(Z, "chebyshev").knn(k, workers=workers)
-    tree_x = _tree(X, "chebyshev")
-    tree_y = _tree(Y, "chebyshev")
+    dist, ind = kdtree(Z, "chebyshev").knn(k, workers=workers)
+    tree_x = kdtree(X, "chebyshev")
+    tree_y = kdtree(Y, "chebyshev")
     if variant == 1:
         eps = np.ascontiguousarray(dist[:, k - 1])
         # Counts include the point itself exactly when 0 < eps.
@@ -254,190 +201,6 @@ def _ksg_counts_tree(X: np.ndarray, Y: np.ndarray, k: int, variant: int,
     n_x = tree_x.count_within(None, eps_x, strict=False, workers=workers) - 1
     n_y = tree_y.count_within(None, eps_y, strict=False, workers=workers) - 1
     return n_x, n_y
-
-
-#: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
-#: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there, when
-#: Numba is not available.  Measured by ``bench/bench_kdtree.py`` (k = 5, 2 threads,
-#: n = 2000 / 10,000) for the numpy dense search: the tree is 2.1x faster at d = 8; brute
-#: force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
-DENSE_MIN_DIM = 12
-
-#: :data:`DENSE_MIN_DIM` for the Numba dense search.  Tree time / dense time (k = 5,
-#: 2 threads, medians of 7, side by side) at d = 4, 6, 8, 10, 12: n = 2000: 0.45, 1.2,
-#: 1.9, 2.7, 4.7; n = 10,000: 0.15, 0.38, 1.6, 3.3, 8.6.  Both searches sum the squares
-#: in coordinate order, so moving the threshold does not change any distance.
-NUMBA_DENSE_MIN_DIM = 8
-
-_ROUNDING = np.finfo(np.float64).eps
-
-
-def _direct_distances(Z: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``sqrt(sum((Z[cols] - Z[rows, None]) ** 2, axis=-1))``: ``cols`` is per row (2-D) or shared (1-D)."""
-    diff = Z[cols] - Z[rows, None, :]
-    return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-
-
-def dense_knn_distances(Z: np.ndarray, k: int, *, margin: int = 4, workers: int = 1,
-                        _report: Optional[dict] = None) -> np.ndarray:
-    """Euclidean distances to the k nearest other rows, by blocked brute force.
-
-    On centred data, squared distances ``|a|^2 + |b|^2 - 2 a.b`` come from one
-    matrix product per block of rows; they select ``k + margin`` candidates per
-    row, whose distances are then computed directly, ``sqrt(sum((a - b)^2))``.
-    The selection is checked: if some row's nearest excluded point could, within
-    a bound on the product's rounding error, be closer than its k-th candidate,
-    that row is recomputed against every point.  The result is therefore exact up
-    to the rounding of a direct distance computation.
-
-    With Numba (:func:`fastsmi._numba._dense.euclidean_knn`) the blocks run on
-    ``workers`` threads and the candidates are selected in one pass over each row; without
-    it, numpy does the same steps.  The two agree to the last bits of the direct
-    sums of squares (summation order).
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n, d)
-    k : int
-        ``1 <= k < n``.
-    margin : int, default 4
-        Extra candidates per row.
-    workers : int, default 1
-        Threads (``-1``: all cores).
-
-    Returns
-    -------
-    ndarray of shape (n, k)
-        Row ``i``: the distances from point ``i`` to its k nearest other points,
-        ascending.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastsmi._fulldim import dense_knn_distances
-    >>> dense_knn_distances(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]), 2).tolist()
-    [[1.0, 5.0], [4.242640687119285, 5.0], [1.0, 4.242640687119285]]
-    """
-    n, d = Z.shape
-    _check_n_k(n, k)
-    m = min(n - 1, k + max(int(margin), 0))
-    C = Z - Z.mean(axis=0)  # the same distances, smaller norms: a tighter rounding bound
-    sq = np.einsum("ij,ij->i", C, C)
-    # |fl(D2) - D2| <= (2d + 4) u (|a|^2 + |b|^2) for the product form; twice that is used
-    slack = 2.0 * (2 * d + 4) * _ROUNDING * (sq + sq.max())
-    dense = _dense_kernels()
-    if dense is None:
-        return _dense_knn_numpy(Z, C, sq, slack, k, m, workers, _report)
-    out = np.empty((n, k))
-    unsure = np.empty(n, dtype=np.bool_)
-    # rows per product: a block of products (block x n) stays in a core's L2 cache
-    block = max(1, min(DENSE_BLOCK_ROWS, (1 << 17) // n))
-    n_blocks = -(-n // block)
-    CT = C.T
-
-    def rows(lo: int, hi: int) -> None:
-        dense.euclidean_knn(Z, C, CT, sq, slack, m, block, lo * block, min(n, hi * block), out, unsure)
-
-    with blas_threads(1):
-        # each thread's products run on one BLAS thread; the chunking does not change results
-        run_chunks(rows, n_blocks, dense.resolve_n_jobs(workers), per_thread=4,
-                   max_chunk=max(1, CHUNK_WORK // (block * n * d)))
-    if _report is not None:
-        _report["rechecked"] = int(np.count_nonzero(unsure))
-    return out
-
-
-#: Rows per matrix product of the Numba dense search, at most (fewer when n is large,
-#: so that a block of products, ``block x n`` doubles, stays under 1 MiB).
-DENSE_BLOCK_ROWS = 256
-
-
-def _dense_knn_numpy(Z: np.ndarray, C: np.ndarray, sq: np.ndarray, slack: np.ndarray, k: int, m: int,
-                     workers: int, _report: Optional[dict]) -> np.ndarray:
-    """:func:`dense_knn_distances` in numpy (no Numba)."""
-    n, d = Z.shape
-    # rows per block: the (block, n) products and the (block, m, d) differences stay under 32 MiB
-    block = max(1, min(1024, (1 << 22) // n, (1 << 22) // (m * d)))
-    out = np.empty((n, k))
-    unsure_rows = []
-    with blas_threads(workers):
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            rows = np.arange(stop - start)
-            D2 = C[start:stop] @ C.T
-            D2 *= -2.0
-            D2 += sq[start:stop, None]
-            D2 += sq[None, :]
-            D2[rows, start + rows] = np.inf
-            if m < n - 1:
-                part = np.argpartition(D2, m, axis=1)
-                cand = part[:, :m]
-                excluded = D2[rows, part[:, m]]
-            else:  # every other point is a candidate
-                cand = np.argsort(D2, axis=1)[:, :m]
-                excluded = np.full(stop - start, np.inf)
-            exact = _direct_distances(Z, np.arange(start, stop), cand)
-            exact.sort(axis=1)
-            out[start:stop] = exact[:, :k]
-            unsure_rows.append(start + np.flatnonzero(excluded - slack[start:stop] < exact[:, k - 1] ** 2))
-    unsure = np.concatenate(unsure_rows)
-    if _report is not None:
-        _report["rechecked"] = int(unsure.size)
-    # rows whose selection may be wrong: all distances, directly, a block at a time
-    step = max(1, (1 << 22) // (n * d))
-    for lo in range(0, unsure.size, step):
-        idx = unsure[lo:lo + step]
-        full = _direct_distances(Z, idx, np.arange(n))
-        full[np.arange(idx.size), idx] = np.inf
-        out[idx] = np.sort(full, axis=1)[:, :k]
-    return out
-
-
-def mean_log_knn(Z: np.ndarray, *, k: int, workers: int = 1) -> np.ndarray:
-    """Mean log Euclidean distance to the 1st, ..., k-th nearest other point.
-
-    The search runs on the KD-tree below :data:`DENSE_MIN_DIM` dimensions
-    (:data:`NUMBA_DENSE_MIN_DIM` with Numba) and by :func:`dense_knn_distances`
-    from there on.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n, d)
-    k : int
-    workers : int, default 1
-
-    Returns
-    -------
-    ndarray of shape (k,)
-        Entry ``j - 1`` is ``mean_i log r_ij``.
-
-    Raises
-    ------
-    ValueError
-        If some point has a duplicate (a zero distance makes the log infinite).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastsmi._fulldim import mean_log_knn
-    >>> mean_log_knn(np.array([[0.0], [1.0], [3.0]]), k=2).round(4).tolist()
-    [0.231, 0.9635]
-    """
-    n = Z.shape[0]
-    _check_n_k(n, k)
-    if Z.shape[1] >= (DENSE_MIN_DIM if _dense_kernels() is None else NUMBA_DENSE_MIN_DIM):
-        dist = dense_knn_distances(Z, k, workers=workers)
-    else:
-        dist, _ = _tree(Z, "euclidean").knn(k, workers=workers)
-    if dist[:, 0].min() == 0.0:
-        n_dup = int(np.count_nonzero(dist[:, 0] == 0.0))
-        raise ValueError(
-            f"the data contain duplicated points ({n_dup} rows have an identical twin), so "
-            "some nearest-neighbour distances are 0 and their log is infinite; "
-            "fastsmi.smi adds a tiny jitter for this, otherwise add small noise to the "
-            "data or deduplicate it"
-        )
-    return np.log(dist).mean(axis=0)
 
 
 def _whiten(Z: np.ndarray) -> tuple[np.ndarray, float]:
@@ -505,7 +268,7 @@ def kl_entropy(
         raise ValueError("weights must be a non-empty array of finite numbers")
     n, d = Z.shape
     k = weights.size
-    _check_n_k(n, k)
+    check_n_k(n, k)
     extra = 0.0
     if whiten:
         Z, extra = _whiten(Z)
@@ -613,7 +376,7 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
             f"labels must be 1-D with one entry per row of X ({X.shape[0]}), got shape {labels.shape}"
         )
     n = X.shape[0]
-    _check_n_k(n, k)
+    check_n_k(n, k)
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     if counts.min() <= k:
@@ -625,9 +388,9 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
     radius = np.empty(n)
     for c in range(counts.size):
         members = np.flatnonzero(inverse == c)
-        dist, _ = _tree(np.ascontiguousarray(X[members]), "chebyshev").knn(k, workers=workers)
+        dist, _ = kdtree(np.ascontiguousarray(X[members]), "chebyshev").knn(k, workers=workers)
         radius[members] = dist[:, k - 1]
-    m = _tree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
+    m = kdtree(X, "chebyshev").count_within(None, radius, strict=False, workers=workers) - 1
     avg_class = np.mean(digamma(counts[inverse].astype(np.float64)))
     avg_m = np.mean(digamma(m.astype(np.float64)))
     g = tie_counts(X, inverse[:, None]) if atoms else np.ones(n)
@@ -637,3 +400,35 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
     # at an atom the number of same-class copies replaces k (Gao, Kannan, Oh & Viswanath 2017)
     kk = np.where(atom, g - 1.0, float(k))
     return float(digamma(n) - avg_class + np.mean(digamma(kk)) - avg_m)
+
+
+def mi_full(X: np.ndarray, Y: np.ndarray, estimator: str, k: int, y_discrete: bool, workers: int) -> float:
+    """MI of prepared full-dimensional samples (or of X against integer labels) by ``estimator``'s name.
+
+    The dispatch of :func:`fastsmi.mi` and of every k-SMI slice.  The labels' KL-type
+    estimate is ``H(X) - sum_c p_c H(X | c)``.
+    """
+    if y_discrete:
+        if estimator == "ksg":
+            return ross_mi(X, Y, k=k, workers=workers, atoms=True)
+        # H(X) - sum_c p_c H(X | c)
+        w = entropy_weights(estimator, k, X.shape[1])
+        opts = dict(weights=w, whiten=estimator == "seed", seed_offset=estimator == "seed", workers=workers)
+        Xs = X if estimator == "seed" else X / X.std(axis=0)
+        total = kl_entropy(Xs, **opts)
+        for c in np.unique(Y):
+            sub = np.ascontiguousarray(Xs[Y == c])
+            total -= sub.shape[0] / X.shape[0] * kl_entropy(sub, **opts)
+        return float(total)
+    if estimator in ("ksg", "ksg2"):
+        return ksg_mi(X, Y, k=k, variant=1 if estimator == "ksg" else 2, workers=workers, atoms=True)
+    dx, dy = X.shape[1], Y.shape[1]
+    return kl_mi(
+        X, Y,
+        weights_x=entropy_weights(estimator, k, dx),
+        weights_y=entropy_weights(estimator, k, dy),
+        weights_xy=entropy_weights(estimator, k, dx + dy),
+        whiten=estimator == "seed",
+        seed_offset=estimator == "seed",
+        workers=workers,
+    )

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from ._weights import bsy_weights, seed_weights
+
 FAMILY_KSG = "ksg"
 FAMILY_KL = "kl"
 FAMILY_ROSS = "ross"
@@ -57,8 +59,6 @@ def entropy_weights(estimator: str, k: int, d: int) -> np.ndarray:
         w = np.zeros(k)
         w[-1] = 1.0
         return w
-    from ._weights import bsy_weights, seed_weights
-
     if estimator == "wkl":
         return np.asarray(bsy_weights(k, d), dtype=np.float64)
     if estimator == "seed":

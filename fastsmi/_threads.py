@@ -1,4 +1,4 @@
-"""Running compiled, GIL-free work on Python threads, in contiguous chunks.
+"""Running compiled, GIL-free work on Python threads, in contiguous chunks, and showing its progress.
 
 The kernels called here release the GIL (Numba ``nogil=True``, Cython ``nogil``), so
 a :class:`~concurrent.futures.ThreadPoolExecutor` runs them in parallel, as scipy's
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
+
+from ._validation import check_n_jobs
 
 
 def usable_cores() -> int:
@@ -26,6 +29,21 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def resolve_n_jobs(n_jobs: Optional[int], top: Optional[int] = None) -> int:
+    """Threads for ``n_jobs``: ``None`` or ``-1`` means ``top``, and ``top`` caps any other value.
+
+    ``top`` defaults to :func:`usable_cores`; a backend passes its own limit.
+
+    Examples
+    --------
+    >>> resolve_n_jobs(1), resolve_n_jobs(None) == resolve_n_jobs(10**6) == usable_cores()
+    (1, True)
+    """
+    check_n_jobs(n_jobs)
+    top = usable_cores() if top is None else top
+    return top if n_jobs is None or n_jobs == -1 else min(int(n_jobs), top)
 
 
 def chunk_bounds(c: int, n_chunks: int, b: int) -> tuple[int, int]:
@@ -128,3 +146,16 @@ def run_chunks(func: Callable[[int, int], None], b: int, n_threads: int, *, per_
         pool.shutdown(wait=True)
     if not own:
         _check_stop()
+
+
+def progress_bar(total: int, enabled: Optional[bool]) -> Any:
+    """A tqdm bar over ``total`` slices, or None (``enabled=None``: only on a terminal, for more than one slice)."""
+    if enabled is None:
+        enabled = total > 1 and sys.stderr.isatty()
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, unit="slice", desc="fastsmi", leave=False)

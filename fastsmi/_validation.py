@@ -12,8 +12,10 @@ from typing import Any, Optional
 
 import numpy as np
 
+#: The registries of estimator names: every check and the command line's choices read them.
 ESTIMATORS = ("ksg", "ksg2", "kl", "wkl", "seed")
 DISCRETE_ESTIMATORS = ("ksg", "kl", "wkl", "seed")
+ENTROPY_ESTIMATORS = ("kl", "wkl", "seed")
 
 
 def as_samples(data: Any, name: str) -> np.ndarray:
@@ -221,11 +223,7 @@ def check_ties(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarra
 
 
 def check_k(k: Any, n: int) -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be a positive integer, got {k!r}.")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}.")
+    k = check_positive_int(k, "k")
     if n <= k:
         raise ValueError(
             f"need more samples than neighbours: n={n} but k={k}; use k < n (k=5 needs at least 6 samples)."

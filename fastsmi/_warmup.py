@@ -14,8 +14,10 @@ when the job reaches it.
 from __future__ import annotations
 
 import multiprocessing
-import os
+import sys
 from typing import Any, Callable, Sequence
+
+from . import _config, _runtime
 
 #: A task: ``(weight, function, args)``.  ``function`` must be importable from a
 #: module (it runs in spawned processes); ``weight`` is its rough compile cost.
@@ -30,9 +32,7 @@ def numba_cache_enabled() -> bool:
     >>> isinstance(numba_cache_enabled(), bool)
     True
     """
-    from ._config import CACHE_MODE
-
-    if os.environ.get("FASTSMI_BACKEND", "").strip().lower() == "cython" or CACHE_MODE == "0":
+    if not _runtime.numba_allowed() or _config.CACHE_MODE == "0":
         return False
     try:
         import numba  # noqa: F401
@@ -68,6 +68,19 @@ def run_tasks(tasks: Sequence[Task]) -> None:
         function(*args)
 
 
+def _helper(cache_mode: str, tasks: Sequence[Task]) -> None:
+    """The body of a helper process: set Numba's cache mode, then run ``tasks``.
+
+    The mode is set before any kernel is defined (they are defined when the Numba
+    backend is first imported); a helper that finds them already defined refuses to
+    run rather than cache more than its own entry kernels.
+    """
+    if any(name.startswith("fastsmi._numba.") for name in sys.modules):
+        raise RuntimeError("the Numba kernels were defined before the helper set its cache mode")
+    _config.set_cache_mode(cache_mode)
+    run_tasks(tasks)
+
+
 def warm_up(tasks: Sequence[Task], *, processes: int = 2, head_start: float = 0.0) -> dict[str, Any]:
     """Run ``tasks`` split between this process and ``processes - 1`` spawned processes.
 
@@ -96,21 +109,13 @@ def warm_up(tasks: Sequence[Task], *, processes: int = 2, head_start: float = 0.
 
     shares = split_tasks(tasks, max(1, min(processes, len(tasks))), head_start=head_start)
     context = multiprocessing.get_context("spawn")  # forking a running OpenMP runtime can deadlock
-    helpers = [context.Process(target=run_tasks, args=(share,), daemon=True) for share in shares[1:]]
+    helpers = [context.Process(target=_helper, args=("entry", share), daemon=True) for share in shares[1:]]
     # Numba's cache is not safe when two processes save entries of one function at once
     # (e.g. a search compiled for the max-norm here and for the Euclidean norm there):
     # the helpers cache only their entry kernels, one name per specialisation, and leave
     # the shared building blocks to this process (see fastsmi._config.CACHE_MODE).
-    saved = os.environ.get("FASTSMI_NUMBA_CACHE")
-    os.environ["FASTSMI_NUMBA_CACHE"] = "entry"
-    try:
-        for helper in helpers:
-            helper.start()  # a spawned process takes the environment as it is now
-    finally:
-        if saved is None:
-            del os.environ["FASTSMI_NUMBA_CACHE"]
-        else:
-            os.environ["FASTSMI_NUMBA_CACHE"] = saved
+    for helper in helpers:
+        helper.start()
     compiled = 0
     try:
         with event.install_recorder("numba:compile") as recorder:

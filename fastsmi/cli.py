@@ -26,7 +26,13 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+import fastsmi
+
 from . import __version__
+from ._backends import BACKENDS
+from ._validation import ESTIMATORS
+from .experiments.models import GaussianModel
+from .projections import METHODS
 
 __all__ = ["EXIT_CODES", "UsageError", "build_parser", "load_array", "main"]
 
@@ -304,8 +310,6 @@ def _write_json(report: dict[str, Any]) -> None:
 # commands
 # --------------------------------------------------------------------------------------
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from . import smi
-
     if args.y is None:
         if args.x_cols is None or args.y_cols is None:
             raise UsageError("with one file, give both --x-cols and --y-cols (or give a second file for Y)")
@@ -317,7 +321,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         (Y,) = _load(args.y, specs=[args.y_cols], flags=["--y-cols"], key=args.y_key, delimiter=args.delimiter,
                      skip_header=args.skip_header, what=f"Y file {args.y!r}")
     t0 = time.perf_counter()
-    res = smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
+    res = fastsmi.smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
               y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
               method=args.method, return_slices=False, progress=None if not args.json else False)
     seconds = time.perf_counter() - t0
@@ -335,16 +339,13 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import smi
-    from .experiments.models import GaussianModel
-
     model = GaussianModel(args.dim, args.mi)
     X, Y = model.sample(args.n, rng=np.random.default_rng(args.seed))
     exact = model.smi()
     # compile / load the kernels outside the timed call (with the data's own checks first)
-    smi(X, Y, n_projections=1, seed=0, n_jobs=args.n_jobs, k=args.k, estimator=args.estimator, progress=False)
+    fastsmi.smi(X, Y, n_projections=1, seed=0, n_jobs=args.n_jobs, k=args.k, estimator=args.estimator, progress=False)
     t0 = time.perf_counter()
-    res = smi(X, Y, n_projections=args.n_projections, k=args.k, seed=args.seed, n_jobs=args.n_jobs,
+    res = fastsmi.smi(X, Y, n_projections=args.n_projections, k=args.k, seed=args.seed, n_jobs=args.n_jobs,
               estimator=args.estimator, return_slices=False, progress=None if not args.json else False)
     seconds = time.perf_counter() - t0
     report = dict(d=args.dim, mi=args.mi, n=args.n, n_projections=res.n_projections, estimator=res.estimator,
@@ -388,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--skip-header", type=int, default=0, help="header rows to skip in text files")
     _common_options(est)
     est.add_argument("--y-discrete", action="store_true", help="Y holds integer class labels")
-    est.add_argument("--method", default="sphere", choices=["sphere", "orthonormal"], help="direction sampling")
-    est.add_argument("--backend", default="auto", choices=["auto", "numba", "cython"])
+    est.add_argument("--method", default="sphere", choices=METHODS, help="direction sampling")
+    est.add_argument("--backend", default="auto", choices=BACKENDS)
     est.set_defaults(func=_cmd_estimate)
 
     demo = sub.add_parser("demo", help="estimate SMI on Gaussian data with known exact SMI", epilog=_EPILOG,
@@ -416,7 +417,7 @@ def _common_options(p: argparse.ArgumentParser, *, default_projections: int = 10
                     default_seed: Optional[int] = None) -> None:
     p.add_argument("-m", "--n-projections", type=int, default=default_projections,
                    help=f"number of slices (default {default_projections})")
-    p.add_argument("--estimator", default="ksg", choices=["ksg", "ksg2", "kl", "wkl", "seed"])
+    p.add_argument("--estimator", default="ksg", choices=ESTIMATORS)
     p.add_argument("-k", type=int, default=5, help="neighbours (default 5)")
     p.add_argument("--seed", type=int, default=default_seed, help="random seed (default: fresh, reported)")
     p.add_argument("-j", "--n-jobs", type=int, default=None, help="threads (default: all cores)")

@@ -23,8 +23,8 @@ SeedLike = Union[None, int, Sequence[int], Mapping[str, Any], np.random.SeedSequ
 
 METHODS = ("sphere", "orthonormal")
 
-__all__ = ["METHODS", "DirectionStream", "SeedLike", "as_generator", "as_seed_sequence", "directions", "orthonormal",
-           "seed_record", "sphere"]
+__all__ = ["METHODS", "DirectionStream", "SeedLike", "as_generator", "as_seed_sequence", "child_seed", "directions",
+           "orthonormal", "seed_record", "sphere"]
 
 #: Words drawn from a :class:`numpy.random.Generator` passed as a seed.
 GENERATOR_SEED_WORDS = 4
@@ -114,13 +114,29 @@ def seed_record(ss: np.random.SeedSequence) -> Union[int, dict]:
     if isinstance(entropy, numbers.Integral):
         entropy = int(entropy)
     else:
-        entropy = [int(w) for w in np.ravel(entropy)]
+        # a list of Python ints as is: np.ravel would turn words of 2**63 and more into floats
+        entropy = [int(w) for w in (entropy.ravel() if isinstance(entropy, np.ndarray) else entropy)]
     if isinstance(entropy, int) and not ss.spawn_key and ss.pool_size == 4:
         return entropy
     record: dict = {"entropy": entropy, "spawn_key": [int(v) for v in ss.spawn_key]}
     if ss.pool_size != 4:
         record["pool_size"] = int(ss.pool_size)
     return record
+
+
+def child_seed(ss: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
+    """The child of ``ss`` at ``key``, without mutating ``ss`` (unlike :meth:`~numpy.random.SeedSequence.spawn`).
+
+    ``child_seed(ss, i)`` is the ``i``-th child ``ss.spawn`` would give; a longer ``key``
+    names a grandchild, and so on.
+
+    Examples
+    --------
+    >>> ss = np.random.SeedSequence(5)
+    >>> child_seed(ss, 2).spawn_key, ss.n_children_spawned
+    ((2,), 0)
+    """
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(key), pool_size=ss.pool_size)
 
 
 def as_generator(seed: SeedLike) -> np.random.Generator:

@@ -122,7 +122,7 @@ OPTIONAL = {"torch", "torchvision", "matplotlib", "dask", "distributed", "sklear
 
 
 def test_doctest_modules_are_found():
-    assert {"fastsmi._smi", "fastsmi._mi", "fastsmi.cli", "fastsmi.experiments.synthetic",
+    assert {"fastsmi._api", "fastsmi.cli", "fastsmi.experiments.synthetic",
             "fastsmi.mnist.model"} <= set(DOCTEST_MODULES)
 
 

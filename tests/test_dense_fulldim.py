@@ -16,10 +16,10 @@ require("kdtree")
 require("dense")
 
 import naive_nd  # noqa: E402
-from fastsmi import _fulldim  # noqa: E402
+from fastsmi import _fulldim, _knn  # noqa: E402
 
-DENSE = _fulldim._import_dense()
-assert DENSE is not None, "fastsmi._fulldim cannot import its dense kernels although fastsmi._numba._dense imports"
+DENSE = _knn._import_dense()
+assert DENSE is not None, "fastsmi._knn cannot import its dense kernels although fastsmi._numba._dense imports"
 
 
 def _data(kind, n, dx, dy, seed):
@@ -48,7 +48,7 @@ def numba_env(monkeypatch):
 def no_numba_env(monkeypatch):
     """FASTSMI_BACKEND=cython: the full-dimensional code takes its KD-tree / numpy paths."""
     monkeypatch.setenv("FASTSMI_BACKEND", "cython")
-    assert _fulldim._dense_kernels() is None
+    assert _knn.dense_kernels() is None
 
 
 # --------------------------------------------------------------------------------------
@@ -155,10 +155,10 @@ def test_dense_knn_equals_naive_and_numpy_path(kind, d, no_numba_env, monkeypatc
     else:
         Z = _distinct_grid(500, d, seed=d)
     for k in (1, 3, 5):
-        numpy_path = _fulldim.dense_knn_distances(Z, k, workers=2)
+        numpy_path = _knn.dense_knn_distances(Z, k, workers=2)
         with monkeypatch.context() as m:
             m.setenv("FASTSMI_BACKEND", "auto")
-            numba_path = _fulldim.dense_knn_distances(Z, k, workers=2)
+            numba_path = _knn.dense_knn_distances(Z, k, workers=2)
         # the kernel sums squares in coordinate order, as the naive reference and the KD-tree do
         np.testing.assert_array_equal(numba_path, _naive_knn(Z, k))
         np.testing.assert_allclose(numba_path, numpy_path, rtol=1e-14, atol=0)
@@ -169,16 +169,16 @@ def test_dense_knn_equals_the_tree():
 
     Z = np.random.default_rng(1).normal(size=(800, 16))
     tree = KDTree(Z, metric="euclidean").knn(4)[0]
-    np.testing.assert_array_equal(_fulldim.dense_knn_distances(Z, 4), tree)
+    np.testing.assert_array_equal(_knn.dense_knn_distances(Z, 4), tree)
 
 
-@pytest.mark.parametrize("d", [_fulldim.NUMBA_DENSE_MIN_DIM - 1, _fulldim.NUMBA_DENSE_MIN_DIM])
+@pytest.mark.parametrize("d", [_knn.NUMBA_DENSE_MIN_DIM - 1, _knn.NUMBA_DENSE_MIN_DIM])
 def test_mean_log_knn_on_both_sides_of_the_threshold(d, monkeypatch):
     # below the threshold the tree, from it on the dense search: the same distances bit for bit
     Z = np.random.default_rng(d).normal(size=(400, d))
-    got = _fulldim.mean_log_knn(Z, k=4)
-    monkeypatch.setattr(_fulldim, "NUMBA_DENSE_MIN_DIM", 1 if d < _fulldim.NUMBA_DENSE_MIN_DIM else 100)
-    np.testing.assert_array_equal(_fulldim.mean_log_knn(Z, k=4), got)
+    got = _knn.mean_log_knn(Z, k=4)
+    monkeypatch.setattr(_knn, "NUMBA_DENSE_MIN_DIM", 1 if d < _knn.NUMBA_DENSE_MIN_DIM else 100)
+    np.testing.assert_array_equal(_knn.mean_log_knn(Z, k=4), got)
     np.testing.assert_allclose(got, naive_nd.mean_log_knn(Z, 4), rtol=0, atol=1e-12)
 
 
@@ -186,7 +186,7 @@ def test_dense_knn_rechecks_unsettled_rows():
     # many tied distances and no spare candidates: ambiguous selections are searched directly
     Z = _distinct_grid(400, 12, seed=1)
     report = {}
-    got = _fulldim.dense_knn_distances(Z, 3, margin=0, _report=report)
+    got = _knn.dense_knn_distances(Z, 3, margin=0, _report=report)
     np.testing.assert_array_equal(got, _naive_knn(Z, 3))
     assert report["rechecked"] > 0
 
@@ -196,7 +196,7 @@ def test_dense_knn_exact_where_the_product_form_is_not():
     Z[:100, 0] += 1e8
     Z[100:, 0] -= 1e8
     report = {}
-    got = _fulldim.dense_knn_distances(Z, 2, _report=report)
+    got = _knn.dense_knn_distances(Z, 2, _report=report)
     np.testing.assert_array_equal(got, _naive_knn(Z, 2))
     assert report["rechecked"] > 0
 
@@ -205,17 +205,17 @@ def test_dense_knn_exact_where_the_product_form_is_not():
 def test_dense_knn_every_point_a_candidate(n):
     Z = np.random.default_rng(n).normal(size=(n, 13))
     report = {}
-    got = _fulldim.dense_knn_distances(Z, n - 1, _report=report)
+    got = _knn.dense_knn_distances(Z, n - 1, _report=report)
     np.testing.assert_array_equal(got, _naive_knn(Z, n - 1))
     assert report["rechecked"] == 0
 
 
 def test_dense_knn_blocks_and_threads_do_not_change_results(monkeypatch):
     Z = np.random.default_rng(2).normal(size=(1500, 30))
-    ref = _fulldim.dense_knn_distances(Z, 5, workers=1)
-    np.testing.assert_array_equal(_fulldim.dense_knn_distances(Z, 5, workers=2), ref)
-    monkeypatch.setattr(_fulldim, "DENSE_BLOCK_ROWS", 7)
-    np.testing.assert_array_equal(_fulldim.dense_knn_distances(Z, 5, workers=2), ref)
+    ref = _knn.dense_knn_distances(Z, 5, workers=1)
+    np.testing.assert_array_equal(_knn.dense_knn_distances(Z, 5, workers=2), ref)
+    monkeypatch.setattr(_knn, "DENSE_BLOCK_ROWS", 7)
+    np.testing.assert_array_equal(_knn.dense_knn_distances(Z, 5, workers=2), ref)
 
 
 def test_seed_mi_at_high_dimension_matches_naive_and_threads():
@@ -239,12 +239,12 @@ SCRIPT = textwrap.dedent(
     import sys
     sys.modules["numba"] = None  # any import of numba now raises ImportError
     import numpy as np
-    from fastsmi import _fulldim
+    from fastsmi import _fulldim, _knn
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 8))
     Y = 0.5 * X + rng.normal(size=(300, 8))
-    assert _fulldim._dense_kernels() is None
+    assert _knn.dense_kernels() is None
     ksg = _fulldim.ksg_mi(X, Y, k=3)
     kl = _fulldim.kl_mi(X, Y, weights_x=[1.0], weights_y=[1.0], weights_xy=[1.0], whiten=True)
     loaded = sorted(m for m, v in sys.modules.items() if m.split(".")[0] == "numba" and v is not None)

@@ -9,7 +9,7 @@ from conftest import require  # noqa: E402
 require("kdtree")
 
 import naive_nd  # noqa: E402
-from fastsmi import _fulldim  # noqa: E402
+from fastsmi import _fulldim, _knn  # noqa: E402
 
 NS = [30, 200]
 DIMS = [1, 2, 5]
@@ -86,7 +86,7 @@ def test_kl_matches_brute_force(kind, n, d):
         Z = _distinct_grid(n, d, seed=d)
     for k in KS:
         np.testing.assert_allclose(
-            _fulldim.mean_log_knn(Z, k=k), naive_nd.mean_log_knn(Z, k), rtol=0, atol=1e-10
+            _knn.mean_log_knn(Z, k=k), naive_nd.mean_log_knn(Z, k), rtol=0, atol=1e-10
         )
         w = np.linspace(1.0, 2.0, k)
         w /= w.sum()
@@ -231,7 +231,7 @@ def test_duplicates_raise_in_kl():
     Z = np.random.default_rng(0).normal(size=(50, 2))
     Z[7] = Z[3]
     with pytest.raises(ValueError, match="duplicated points"):
-        _fulldim.mean_log_knn(Z, k=2)
+        _knn.mean_log_knn(Z, k=2)
     with pytest.raises(ValueError, match="duplicated points"):
         _fulldim.kl_entropy(Z, weights=[1.0])
 
@@ -252,14 +252,14 @@ def test_bad_arguments():
 
 # Euclidean searches from DENSE_MIN_DIM dimensions on run by BLAS brute force.
 @pytest.mark.parametrize("kind", ["random", "grid"])
-@pytest.mark.parametrize("d", [_fulldim.DENSE_MIN_DIM, 30])
+@pytest.mark.parametrize("d", [_knn.DENSE_MIN_DIM, 30])
 def test_dense_search_matches_brute_force(kind, d):
     if kind == "random":
         Z = np.random.default_rng(d).normal(size=(300, d)) * 10.0 ** (np.arange(d) % 3)  # unequal scales
     else:
         Z = _distinct_grid(300, d, seed=d)
     for k in KS:
-        np.testing.assert_allclose(_fulldim.mean_log_knn(Z, k=k), naive_nd.mean_log_knn(Z, k), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(_knn.mean_log_knn(Z, k=k), naive_nd.mean_log_knn(Z, k), rtol=0, atol=1e-10)
 
 
 def test_dense_search_rechecks_rows_it_cannot_settle():
@@ -270,7 +270,7 @@ def test_dense_search_rechecks_rows_it_cannot_settle():
     np.fill_diagonal(D, np.inf)
     ref = np.sort(D, axis=1)[:, :3]
     report = {}
-    got = _fulldim.dense_knn_distances(Z, 3, margin=0, _report=report)
+    got = _knn.dense_knn_distances(Z, 3, margin=0, _report=report)
     np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
     assert report["rechecked"] > 0
 
@@ -281,7 +281,7 @@ def test_dense_search_with_every_point_a_candidate(n):
     D = naive_nd.pairwise_distances(Z, Z, "euclidean")
     np.fill_diagonal(D, np.inf)
     k = n - 1
-    np.testing.assert_allclose(_fulldim.dense_knn_distances(Z, k), np.sort(D, axis=1)[:, :k], rtol=1e-14, atol=0)
+    np.testing.assert_allclose(_knn.dense_knn_distances(Z, k), np.sort(D, axis=1)[:, :k], rtol=1e-14, atol=0)
 
 
 def test_dense_and_tree_kl_mi_agree_at_high_dimension():
@@ -300,7 +300,7 @@ def test_dense_search_is_exact_where_the_product_form_is_not():
     D = naive_nd.pairwise_distances(Z, Z, "euclidean")
     np.fill_diagonal(D, np.inf)
     report = {}
-    got = _fulldim.dense_knn_distances(Z, 2, _report=report)
+    got = _knn.dense_knn_distances(Z, 2, _report=report)
     np.testing.assert_allclose(got, np.sort(D, axis=1)[:, :2], rtol=1e-12, atol=0)
     assert report["rechecked"] > 0
 

@@ -22,7 +22,7 @@ import pytest
 
 import fastsmi
 from conftest import BACKENDS, requires_numba
-from fastsmi import _smi, projections
+from fastsmi import _result, _sliced, projections
 from fastsmi._threads import run_chunks, usable_cores
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -258,8 +258,8 @@ def test_per_slice_does_not_depend_on_block_size(method):
 
 def test_streaming_moments(monkeypatch):
     kept = fastsmi.smi(X, Y, n_projections=150, seed=6)
-    monkeypatch.setattr(_smi, "KEEP_SLICES_MAX", 0)
-    monkeypatch.setattr(_smi, "MOMENT_CHUNK", 32)
+    monkeypatch.setattr(_sliced, "KEEP_SLICES_MAX", 0)
+    monkeypatch.setattr(_result, "MOMENT_CHUNK", 32)
     streamed = [fastsmi.smi(X, Y, n_projections=150, seed=6, return_slices=False, block_size=b) for b in (16, 64)]
     assert streamed[0].per_slice is None
     assert streamed[0].value == streamed[1].value and streamed[0].stderr == streamed[1].stderr
@@ -311,13 +311,13 @@ def test_concurrent_calls_on_the_workqueue_layer():
 
 
 def test_thread_counts_are_capped_at_the_usable_cores():
-    from fastsmi import _mi
+    from fastsmi._threads import resolve_n_jobs
     from fastsmi._backends import get_backend
 
     cores = usable_cores()
     for name in BACKENDS:
         assert get_backend(name).resolve_n_jobs(1000) <= cores
-    assert _mi._workers(1000) <= cores and _mi._workers(None) == cores
+    assert resolve_n_jobs(1000) <= cores and resolve_n_jobs(None) == cores
     seen = set()
     lock = threading.Lock()
 

@@ -12,7 +12,7 @@ import pytest
 
 import naive
 from fastsmi._plan import make_plan
-from fastsmi._smi import compute_block
+from fastsmi._block import compute_block
 from fastsmi._validation import as_labels
 
 from conftest import BACKENDS

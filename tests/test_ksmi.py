@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastsmi
-from fastsmi._ksmi import frames
+from fastsmi._ksliced import frames
 from fastsmi.experiments.models import GaussianModel, gaussian_rho
 
 from conftest import available, require  # noqa: E402

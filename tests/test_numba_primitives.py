@@ -16,13 +16,14 @@ pytestmark = requires_numba
 
 
 def _sorter(report=None):
-    from fastsmi._numba import _joint
+    from fastsmi import _algorithm
+    from fastsmi._numba import sort, workspace
 
     def argsort(v):
         n = v.shape[0]
-        ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
+        ws = workspace.alloc_workspace(max(n, 1), 1, _algorithm.SEARCH_SWEEP)
         order = np.empty(n, np.int64)
-        fell_back = _joint.radix_argsort(v, order, ws[12][0], ws[12][1], ws[9], ws[13])
+        fell_back = sort.radix_argsort(v, order, ws.keys[0], ws.keys[1], ws.scratch, ws.counts)
         if report is not None:
             report.append(fell_back)
         return order
@@ -91,13 +92,14 @@ def _sort_input(kind, n):
 
 
 def _bucket(v):
-    from fastsmi._numba import _joint
+    from fastsmi import _algorithm
+    from fastsmi._numba import sort, workspace
 
     n = v.shape[0]
-    ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
+    ws = workspace.alloc_workspace(max(n, 1), 1, _algorithm.SEARCH_SWEEP)
     order = np.empty(n, np.int64)
     out = np.empty(n)
-    crowded = _joint.bucket_argsort(v, order, out, ws[9], ws[13])
+    crowded = sort.bucket_argsort(v, order, out, ws.scratch, ws.counts)
     return crowded, order, out
 
 
@@ -118,29 +120,31 @@ def test_bucket_argsort_is_a_stable_argsort_or_says_it_gave_up(kind, n):
 
 
 def test_bucket_argsort_leaves_non_finite_values_to_the_radix_sort():
-    from fastsmi._numba import _joint
+    from fastsmi import _algorithm
+    from fastsmi._numba import sort, workspace
 
     for v in (np.array([0.0, 1.0, np.inf, -1.0, 2.0]), np.array([0.0, -np.inf, 1.0]), np.array([1.0, np.nan, 0.0])):
         crowded, _, _ = _bucket(v)
         assert crowded
     v = np.array([0.0, 1.0, np.inf, -1.0, 2.0, -np.inf])
-    ws = _joint.alloc_workspace(v.size, 1, _joint.SEARCH_SWEEP)
+    ws = workspace.alloc_workspace(v.size, 1, _algorithm.SEARCH_SWEEP)
     order = np.empty(v.size, np.int64)
     out = np.empty(v.size)
-    _joint.sort_values(v, ws, order, out)
+    sort.sort_values(v, ws, order, out)
     np.testing.assert_array_equal(order, np.argsort(v, kind="stable"))
 
 
 @pytest.mark.parametrize("kind", _SORT_KINDS + ["close"])
 @pytest.mark.parametrize("n", [1, 2, 300, 4001])
 def test_sort_values_is_a_stable_argsort(kind, n):
-    from fastsmi._numba import _joint
+    from fastsmi import _algorithm
+    from fastsmi._numba import sort, workspace
 
     v = 1.0 + np.random.default_rng(n).standard_normal(n) * 1e-12 if kind == "close" else _sort_input(kind, n)
-    ws = _joint.alloc_workspace(max(n, 1), 1, _joint.SEARCH_SWEEP)
+    ws = workspace.alloc_workspace(max(n, 1), 1, _algorithm.SEARCH_SWEEP)
     order = np.empty(n, np.int64)
     out = np.empty(n)
-    _joint.sort_values(v, ws, order, out)
+    sort.sort_values(v, ws, order, out)
     expected = np.argsort(v, kind="stable")
     np.testing.assert_array_equal(order, expected)
     np.testing.assert_array_equal(out, v[expected])
@@ -201,7 +205,8 @@ _KTH_ENTRY = None
 @pytest.mark.parametrize("kind", ["independent", "dependent", "ties", "clusters"])
 @pytest.mark.parametrize("n", ["k+1", 11, 40, 1500])
 def test_grid_kth_matches_brute_force(k, euclid, lanes, kind, n):
-    from fastsmi._numba import _joint
+    from fastsmi import _algorithm
+    from fastsmi._numba import _joint, workspace
     from fastsmi._numba._neighbors import METRIC_EUCLIDEAN, METRIC_MAX
 
     n = k + 1 if n == "k+1" else n
@@ -216,12 +221,12 @@ def test_grid_kth_matches_brute_force(k, euclid, lanes, kind, n):
         x = rng.integers(0, 5, n) + 0.01 * x
         y = rng.integers(0, 5, n) + 0.01 * y
     metric = METRIC_EUCLIDEAN if euclid else METRIC_MAX
-    ws = _joint.alloc_workspace(n, k, _joint.SEARCH_GRID)
-    _joint.sort_joint(x, y, ws, _joint.SEARCH_GRID, k)
+    ws = workspace.alloc_workspace(n, k, _algorithm.SEARCH_GRID)
+    _joint.sort_joint(x, y, ws, _algorithm.SEARCH_GRID, k)
     kth = np.empty(n)
-    rows = _joint.lane_rows(k, _joint.SEARCH_GRID) if lanes == "scan" else 0
-    _kth_all(ws, k, metric, _joint.SEARCH_GRID, kth, rows)
-    order = ws[3]  # x-rank -> original index
+    rows = _algorithm.lane_rows(k, _algorithm.SEARCH_GRID) if lanes == "scan" else 0
+    _kth_all(ws, k, metric, _algorithm.SEARCH_GRID, kth, rows)
+    order = ws.order  # x-rank -> original index
     np.testing.assert_array_equal(kth, _brute_kth(x, y, k, euclid)[order])
 
 

@@ -1,7 +1,7 @@
 """The public ``smi()`` end to end against an independent oracle, slice by slice, to 1e-10.
 
-The oracle rebuilds every slice from the documented recipe (``fastsmi/_smi.py``,
-``fastsmi/_ksmi.py``), one small step per function so a change of the recipe is a
+The oracle rebuilds every slice from the documented recipe (``fastsmi/_sliced.py``,
+``fastsmi/_ksliced.py``), one small step per function so a change of the recipe is a
 change of one step:
 
 1. :func:`naive_preprocess`: the data as the projection sees them;

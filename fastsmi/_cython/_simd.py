@@ -8,8 +8,9 @@ own dispatch reports it), and ``FASTSMI_CYTHON_SIMD`` is not ``baseline``.
 """
 from __future__ import annotations
 
-import os
 from types import ModuleType
+
+from .._runtime import cython_simd
 
 #: ``FASTSMI_CYTHON_SIMD=baseline`` forces the baseline build (``auto``, the default,
 #: takes AVX2 where it runs).
@@ -45,7 +46,7 @@ def slices_module() -> ModuleType:
     >>> slices_module().__name__ in ("fastsmi._cython._slices", "fastsmi._cython._slices_avx2")
     True
     """
-    wanted = os.environ.get(SIMD_ENV, "auto").strip().lower() or "auto"
+    wanted = cython_simd()
     if wanted not in ("auto", "baseline"):
         raise ValueError(f"{SIMD_ENV}={wanted!r} is not understood; use 'auto' or 'baseline'.")
     if wanted == "auto" and cpu_has_avx2():

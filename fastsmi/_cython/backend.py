@@ -15,9 +15,8 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+from .. import _threads
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
-from .._threads import run_chunks, usable_cores
-from .._validation import check_n_jobs
 from ._simd import slices_module
 
 _slices = slices_module()
@@ -37,7 +36,7 @@ def max_threads() -> int:
     >>> backend.max_threads() >= 1
     True
     """
-    return usable_cores()
+    return _threads.usable_cores()
 
 
 def resolve_n_jobs(n_jobs: Optional[int]) -> int:
@@ -49,11 +48,7 @@ def resolve_n_jobs(n_jobs: Optional[int]) -> int:
     >>> backend.resolve_n_jobs(1)
     1
     """
-    check_n_jobs(n_jobs)
-    top = max_threads()
-    if n_jobs is None or n_jobs == -1:
-        return top
-    return min(int(n_jobs), top)
+    return _threads.resolve_n_jobs(n_jobs, max_threads())
 
 
 def _current_threads() -> int:
@@ -83,7 +78,7 @@ def threads(n_jobs: Optional[int]) -> Iterator[int]:
 
 def _run_chunks(func: Callable[[int, int], None], b: int) -> None:
     """Call ``func(lo, hi)`` on contiguous chunks of ``range(b)``, one chunk per thread."""
-    run_chunks(func, b, _current_threads())
+    _threads.run_chunks(func, b, _current_threads())
 
 
 def _f64(a: np.ndarray) -> np.ndarray:

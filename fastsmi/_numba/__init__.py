@@ -1,4 +1,8 @@
-"""The Numba backend's kernels.  Importing it applies :data:`fastsmi._config.LLVM_OPTIONS`."""
+"""The Numba backend's kernels.
+
+Importing it applies :data:`fastsmi._config.LLVM_OPTIONS` to the whole process unless
+``FASTSMI_LLVM_CMOV=1`` (:mod:`fastsmi._runtime`).
+"""
 from __future__ import annotations
 
 import platform
@@ -7,13 +11,13 @@ import warnings
 import llvmlite.binding as _llvm
 import numba as _numba
 
-from .. import _config
+from .. import _config, _runtime
 from .._config import LLVM_OPTIONS
 
 # LLVM accepts each option once per process (a repeat aborts it), so the options set are
 # remembered on the llvmlite module, which outlives a reload of this one.
 _done = getattr(_llvm, "_fastsmi_options_set", set())
-if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86"):
+if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86") and not _runtime.llvm_cmov_converter():
     for _option in LLVM_OPTIONS:
         if _option not in _done:
             _llvm.set_option("fastsmi", _option)
@@ -31,7 +35,7 @@ if _config.JIT_OPTIONS["cache"] or _config.ENTRY_JIT_OPTIONS["cache"]:
     try:
         _numba.njit(cache=True)(_probe)
     except RuntimeError as _exc:
-        _config.disable_numba_cache()
+        _config.set_cache_mode("0")
         warnings.warn(
             f"fastsmi cannot use Numba's on-disk cache ({_exc}): its kernels are compiled in memory, without "
             "caching, so each first use in a process compiles again. Point NUMBA_CACHE_DIR to a writable "

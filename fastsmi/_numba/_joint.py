@@ -1,7 +1,7 @@
-"""Per-slice workspace, sorting, and the exact 2-D joint neighbour search.
+"""The exact 2-D joint neighbour search of one slice, in its thread's workspace.
 
-A workspace is a tuple of preallocated arrays, made once per thread and reused
-for every slice that thread handles, so the hot loop allocates nothing.
+The workspace (:mod:`fastsmi._numba.workspace`) holds the sorted coordinates and
+the grid; sorting is in :mod:`fastsmi._numba.sort`.
 
 Two exact joint searches are implemented (``bench/bench_search.py`` compares
 them): a sweep over the x-sorted order, and a ring search over a grid whose
@@ -17,22 +17,12 @@ import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
-from .._algorithm import (BUCKET_CROWDED, GRID_POINTS_PER_CELL, GRID_POINTS_PER_CELL_K1, KTH_REGISTERS, LANE_ROWS_SHORT,
-                          LANES, LANES_ALL, NEGATIVE_ZERO_IS_ZERO, RADIX_KEY_BITS, SEARCH_GRID, SEARCH_SWEEP,
-                          lane_rows)
+from .._algorithm import (GRID_POINTS_PER_CELL, GRID_POINTS_PER_CELL_K1, KTH_REGISTERS, LANE_ROWS_SHORT, LANES,
+                          LANES_ALL, SEARCH_GRID)
 from .._config import JIT_OPTIONS
 from ._neighbors import METRIC_MAX, pair_moments
-
-_SIGN = np.uint64(0x8000000000000000)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-_BYTE = np.uint64(0xFF)
-
-
-@njit(**JIT_OPTIONS)
-def grid_size_max(n):
-    """Largest grid side the workspace holds: 2 sqrt(n) (4n cells)."""
-    return max(int(2.0 * np.sqrt(n)), 1)
-
+from .sort import sort_values
+from .workspace import grid_size_max
 
 @njit(**JIT_OPTIONS)
 def grid_size(a, b, k):
@@ -54,193 +44,10 @@ def grid_size(a, b, k):
 
 
 @njit(**JIT_OPTIONS)
-def _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, low_bit):
-    """Stable LSD radix sort (8-bit digits) of ``order`` on bits ``low_bit..63`` of the keys.
-
-    On return ``keys`` and ``order`` hold the sorted keys and their indices.
-    Passes whose digit is the same for every key are skipped.
-    """
-    n = values.shape[0]
-    bits = values.view(np.uint64)
-    for i in range(n):
-        b = bits[i]
-        if NEGATIVE_ZERO_IS_ZERO and b == _SIGN:  # -0.0 sorts as +0.0
-            b = np.uint64(0)
-        keys[i] = (b ^ _ALL) if (b & _SIGN) else (b | _SIGN)
-        order[i] = i
-    src_k = keys
-    src_o = order
-    dst_k = keys_tmp
-    dst_o = order_tmp
-    for shift in range(low_bit, 64, 8):
-        sh = np.uint64(shift)
-        for b in range(257):
-            counts[b] = 0
-        for i in range(n):
-            counts[((src_k[i] >> sh) & _BYTE) + 1] += 1
-        skip = False
-        for b in range(1, 257):
-            if counts[b] == n:
-                skip = True
-                break
-        if skip:
-            continue
-        for b in range(256):
-            counts[b + 1] += counts[b]
-        for i in range(n):
-            digit = (src_k[i] >> sh) & _BYTE
-            pos = counts[digit]
-            dst_k[pos] = src_k[i]
-            dst_o[pos] = src_o[i]
-            counts[digit] = pos + 1
-        src_k, dst_k = dst_k, src_k
-        src_o, dst_o = dst_o, src_o
-    if src_o is not order:
-        for i in range(n):
-            order[i] = src_o[i]
-            keys[i] = src_k[i]
-
-
-@njit(**JIT_OPTIONS)
-def _insertion_finish(keys, order, budget):
-    """Stable insertion sort of the nearly sorted ``keys``, moving ``order`` along.
-
-    An entry never moves past an equal one, so equal keys keep their order.  Stops
-    and returns True (``keys``/``order`` then partly sorted) once more than
-    ``budget`` entries have moved; the callers then sort another way.
-    """
-    for i in range(1, keys.shape[0]):
-        key = keys[i]
-        if keys[i - 1] <= key:
-            continue
-        idx = order[i]
-        j = i - 1
-        while j >= 0 and keys[j] > key:
-            keys[j + 1] = keys[j]
-            order[j + 1] = order[j]
-            j -= 1
-        keys[j + 1] = key
-        order[j + 1] = idx
-        budget -= i - 1 - j
-        if budget < 0:
-            return True
-    return False
-
-
-@njit(**JIT_OPTIONS)
-def radix_argsort(values, order, keys, keys_tmp, order_tmp, counts):
-    """Stable argsort of float64 ``values`` into ``order``.
-
-    Floats are mapped to unsigned keys with the same order (flip all bits of
-    negatives, the sign bit of positives; -0.0 counts as +0.0).  A radix sort
-    orders the keys' top :data:`RADIX_KEY_BITS` bits; an insertion pass then
-    finishes the order on the whole keys, in O(n) when few neighbours agree on
-    the top bits.  Should that pass move more than 4n entries (values crowded
-    within a relative 1e-6 of each other), the sort is redone on all 64 bits.
-    Equal values keep their index order, as ``np.argsort(kind="stable")`` does:
-    their keys are equal, the radix passes are stable and the insertion pass
-    never moves an entry past an equal one.  Returns True if it fell back.
-    """
-    n = values.shape[0]
-    _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, 64 - RADIX_KEY_BITS)
-    if not _insertion_finish(keys, order, 4 * n):
-        return False
-    _radix_passes(values, order, keys, keys_tmp, order_tmp, counts, np.int64(0))
-    return True
-
-
-@njit(**JIT_OPTIONS)
-def alloc_workspace(n, k, search):
-    """Arrays for one thread.  Index: meaning."""
-    g = grid_size_max(n) if search == SEARCH_GRID else 1
-    return (
-        np.empty(n),                       # 0 xs: first coordinate, sorted
-        np.empty(n),                       # 1 ysx: second coordinate in x-order
-        np.empty(n),                       # 2 ys: second coordinate, sorted
-        np.empty(n, np.int64),             # 3 order: original index of x-rank p
-        np.empty(n, np.int64),             # 4 y-order / y-rank scratch
-        np.empty(g * g + 1, np.int64),     # 5 grid cell offsets (CSR)
-        np.empty(n, np.int64),             # 6 grid members: original index
-        np.empty((n, k)),                  # 7 neighbour distances, by x-rank
-        np.empty((n, k), np.int64),        # 8 neighbour original indices, by x-rank
-        np.empty(n, np.int64),             # 9 scratch (radix)
-        np.empty(max(k, 1)),               # 10 scratch distances
-        np.empty((2, n)),                  # 11 grid members' coordinates
-        np.empty((3, n), np.uint64),       # 12 radix keys / cell of each x-rank
-        np.empty(max(257, n + 1), np.int64),  # 13 radix / bucket counts
-        np.empty((4, g + 1)),              # 14 column and row bounds
-        np.zeros(1, np.int64),             # 15 grid side used for the current slice
-        np.empty(n),                       # 16 k-th neighbour distance, by x-rank (KSG-1)
-        np.empty(n, np.int64),             # 17 grid members: x-rank
-        np.empty(n, np.int64),             # 18 x-ranks left for the ring search
-        np.empty(n, np.int64),             # 19 marginal counts in x, by x-rank (KSG-1)
-        np.empty(n, np.int64),             # 20 marginal counts in y, by x-rank (KSG-1)
-    )
-
-
-@njit(**JIT_OPTIONS)
-def bucket_argsort(values, order, out, bucket, counts):
-    """Stable argsort of values of unit scale: ``order``, and ``out = values[order]``.
-
-    Each value ``v`` goes to one of ``n`` buckets by ``u = v / (1 + |v|)``, a
-    monotone map of the real line onto (-1, 1) under which standardised data
-    (the projections, the whitened coordinates) fill the buckets nearly evenly,
-    heavy tails included: a stable counting pass, then an insertion pass that
-    finishes the order on the values themselves.  The result is therefore the
-    stable argsort whatever the buckets are (``-0.0`` and ``0.0`` compare equal
-    and keep their index order, as in :func:`radix_argsort`); the buckets only
-    set the cost, O(n) when they are evenly filled.  Returns True, with
-    ``order`` and ``out`` undefined, when a bucket holds more than
-    :data:`BUCKET_CROWDED` values or the insertion pass would move more than
-    4n entries: the caller then sorts by :func:`radix_argsort`.
-
-    ``bucket`` is int64 scratch of length n, ``counts`` int64 of length n + 1.
-    Measured 1.65x faster than the radix sort at n = 2000-3000 (normal data).
-    """
-    n = values.shape[0]
-    half = 0.5 * n
-    for i in range(n):
-        v = values[i]
-        x = (v / (1.0 + abs(v)) + 1.0) * half
-        if not x >= 0.0:  # NaN, from a non-finite value: left to the radix sort
-            return True
-        bucket[i] = min(int(x), n - 1)
-    for b in range(n + 1):
-        counts[b] = 0
-    for i in range(n):
-        counts[bucket[i] + 1] += 1
-    for b in range(n):
-        if counts[b + 1] > BUCKET_CROWDED:
-            return True
-        counts[b + 1] += counts[b]
-    for i in range(n):
-        b = bucket[i]
-        pos = counts[b]
-        counts[b] = pos + 1
-        out[pos] = values[i]
-        order[pos] = i
-    return _insertion_finish(out, order, 4 * n)
-
-
-@njit(**JIT_OPTIONS)
-def sort_values(a, ws, order, out):
-    """``order = argsort(a)`` (stable) and ``out = a[order]``.
-
-    :func:`bucket_argsort` first; :func:`radix_argsort` when the values crowd.
-    Both give the stable argsort, so the choice never changes a result.
-    """
-    if bucket_argsort(a, order, out, ws[9], ws[13]):
-        keys = ws[12]
-        radix_argsort(a, order, keys[0], keys[1], ws[9], ws[13])
-        for p in range(a.shape[0]):
-            out[p] = a[order[p]]
-
-
-@njit(**JIT_OPTIONS)
 def _build_grid(ws, g):
     """Bucket the points into a g x g grid over the quantiles of x and y."""
-    xs, ysx, ys, order, y_rank, cell_start, members, coords, keys, bounds = (ws[0], ws[1], ws[2], ws[3], ws[4], ws[5],
-                                                                             ws[6], ws[11], ws[12], ws[14])
+    xs, ysx, ys, order, y_rank, cell_start, members, coords, keys, bounds = (ws.xs, ws.ysx, ws.ys, ws.order, ws.y_rank, ws.cell_start,
+                                                                             ws.members, ws.coords, ws.keys, ws.bounds)
     n = xs.shape[0]
     cell_of = keys[2]
     n_cells = g * g
@@ -265,7 +72,7 @@ def _build_grid(ws, g):
         c = cell_of[p]
         t = fill[c]
         members[t] = order[p]
-        ws[17][t] = p
+        ws.member_rank[t] = p
         coords[0, t] = xs[p]
         coords[1, t] = ysx[p]
         fill[c] = t + 1
@@ -274,20 +81,20 @@ def _build_grid(ws, g):
 @njit(**JIT_OPTIONS)
 def sort_joint(a, b, ws, search, k):
     """Sort the points ``(a[i], b[i])`` by each coordinate and build the search index for k neighbours."""
-    xs, ysx, ys, order, y_order = ws[0], ws[1], ws[2], ws[3], ws[4]
+    xs, ysx, ys, order, y_order = ws.xs, ws.ysx, ws.ys, ws.order, ws.y_rank
     n = a.shape[0]
     sort_values(a, ws, order, xs)
     for p in range(n):
         ysx[p] = b[order[p]]
     sort_values(b, ws, y_order, ys)
-    scratch = ws[9]
+    scratch = ws.scratch
     for r in range(n):
         scratch[y_order[r]] = r
     for p in range(n):
         y_order[p] = scratch[order[p]]  # now: y-rank of x-rank p
     if search == SEARCH_GRID:
         g = grid_size(a, b, k)
-        ws[15][0] = g
+        ws.grid_side[0] = g
         _build_grid(ws, g)
 
 
@@ -659,20 +466,20 @@ def _kth_all(ws, k, metric, search, kth, lanes):
     if rows == 0:
         def knn_then_kth(ws, k, metric, search, kth, lanes):
             knn_all(ws, metric, search)
-            nd = ws[7]
+            nd = ws.nd
             for p in range(kth.shape[0]):
                 kth[p] = nd[p, k - 1]
         return knn_then_kth
     scan = {LANE_ROWS_SHORT: grid_kth_lanes_short, KTH_REGISTERS: grid_kth_lanes}[rows]
 
     def lanes_then_ring(ws, k, metric, search, kth, lanes):
-        # the ring search reads k from ws[7]'s width; the lane scan writes k registers there
-        assert ws[7].shape[1] == k and k <= lanes and search == SEARCH_GRID
-        g = ws[15][0]
-        pending = ws[18]
-        # the scan leaves each pending point's registers in ws[7] and its rows in ws[8]
-        n_pending = scan(ws[5], ws[11], ws[17], ws[14], g, k, metric, kth, pending, ws[7], ws[8])
-        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], g, metric, ws[7], ws[8],
+        # the ring search reads k from ws.nd's width; the lane scan writes k registers there
+        assert ws.nd.shape[1] == k and k <= lanes and search == SEARCH_GRID
+        g = ws.grid_side[0]
+        pending = ws.pending
+        # the scan leaves each pending point's registers in ws.nd and its rows in ws.ni
+        n_pending = scan(ws.cell_start, ws.coords, ws.member_rank, ws.bounds, g, k, metric, kth, pending, ws.nd, ws.ni)
+        grid_knn_all(ws.xs, ws.ysx, ws.order, ws.y_rank, ws.cell_start, ws.members, ws.coords, ws.bounds, g, metric, ws.nd, ws.ni,
                      np.bool_(True), kth, pending, n_pending)
     return lanes_then_ring
 
@@ -694,7 +501,7 @@ def _joint_log_means(ws, k, metric, search, lanes, out):
         return lambda ws, k, metric, search, lanes, out: literally(lanes)
     if lanes.literal_value != LANES_ALL:
         def kth_only(ws, k, metric, search, lanes, out):
-            kth = ws[16]
+            kth = ws.kth
             kth_all(ws, k, metric, search, kth, lanes)
             total = 0.0
             for p in range(kth.shape[0]):
@@ -704,7 +511,7 @@ def _joint_log_means(ws, k, metric, search, lanes, out):
 
     def every(ws, k, metric, search, lanes, out):
         knn_all(ws, metric, search)
-        dist = ws[7]
+        dist = ws.nd
         n = dist.shape[0]
         sums = np.zeros(k)
         for p in range(n):
@@ -717,13 +524,13 @@ def _joint_log_means(ws, k, metric, search, lanes, out):
 
 @njit(**JIT_OPTIONS)
 def knn_all(ws, metric, search):
-    """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws[7]``, ``ws[8]``."""
+    """k nearest joint neighbours of every point (after :func:`sort_joint`) into ``ws.nd``, ``ws.ni``."""
     if search == SEARCH_GRID:
-        targets = ws[18]
+        targets = ws.pending
         n = targets.shape[0]
         for p in range(n):
             targets[p] = p
-        grid_knn_all(ws[0], ws[1], ws[3], ws[4], ws[5], ws[6], ws[11], ws[14], ws[15][0], metric, ws[7], ws[8],
-                     np.bool_(False), ws[16], targets, n)
+        grid_knn_all(ws.xs, ws.ysx, ws.order, ws.y_rank, ws.cell_start, ws.members, ws.coords, ws.bounds, ws.grid_side[0], metric, ws.nd, ws.ni,
+                     np.bool_(False), ws.kth, targets, n)
     else:
-        sweep_knn_all(ws[0], ws[1], ws[3], metric, ws[7], ws[8])
+        sweep_knn_all(ws.xs, ws.ysx, ws.order, metric, ws.nd, ws.ni)

@@ -22,7 +22,9 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS, WHITEN_MIN_RESIDUAL
 from .._plan import FAMILY_KSG
-from ._joint import alloc_workspace, joint_log_means, knn_all, kth_all, sort_joint, sort_values
+from ._joint import joint_log_means, knn_all, kth_all, sort_joint
+from .sort import sort_values
+from .workspace import alloc_workspace
 from ._neighbors import (
     METRIC_EUCLIDEAN,
     METRIC_MAX,
@@ -120,10 +122,10 @@ def ksg1_slice(x, y, k, search, lanes, psi, ws):
     """
     n = x.shape[0]
     sort_joint(x, y, ws, search, k)
-    eps_all = ws[16]
+    eps_all = ws.kth
     kth_all(ws, k, METRIC_MAX, search, eps_all, lanes)
-    count_x, count_y = ws[19], ws[20]
-    count_all_strict(ws[0], ws[2], ws[4], eps_all, count_x, count_y)
+    count_x, count_y = ws.count_x, ws.count_y
+    count_all_strict(ws.xs, ws.ys, ws.y_rank, eps_all, count_x, count_y)
     total = 0.0
     for p in range(n):
         total += psi[count_x[p] + 1] + psi[count_y[p] + 1]
@@ -139,8 +141,8 @@ def ksg2_slice(x, y, k, search, psi, ws):
     """
     n = x.shape[0]
     sort_joint(x, y, ws, search, k)
-    xs, ys, ni = ws[0], ws[2], ws[8]
-    y_rank = ws[4]
+    xs, ys, ni = ws.xs, ws.ys, ws.ni
+    y_rank = ws.y_rank
     knn_all(ws, METRIC_MAX, search)
     total = 0.0
     for p in range(n):
@@ -203,12 +205,12 @@ def kl_slice(x, y, k, coef, whiten, search, lanes, ws, wbuf):
     ly = np.zeros(k)
     lxy = np.zeros(k)
     sort_joint(a, b, ws, search, k)
-    xs, ys, scratch = ws[0], ws[2], ws[10]
+    xs, ys, scratch = ws.xs, ws.ys, ws.dists
     mean_log_knn_1d(xs, k, scratch, lx)
     joint_log_means(ws, k, METRIC_EUCLIDEAN, search, lanes, lxy)
     if whiten:
-        ysorted = ws[1]  # the x-ordered copy is no longer needed
-        sort_values(ym, ws, ws[4], ysorted)
+        ysorted = ws.ysx  # the x-ordered copy is no longer needed
+        sort_values(ym, ws, ws.y_rank, ysorted)
         mean_log_knn_1d(ysorted, k, scratch, ly)
     else:
         mean_log_knn_1d(ys, k, scratch, ly)
@@ -220,9 +222,9 @@ def kl_slice(x, y, k, coef, whiten, search, lanes, ws, wbuf):
 
 @njit(**JIT_OPTIONS)
 def _class_sorted(x, codes, class_start, ws):
-    """Sort ``x`` into ``ws[0]``; gather each class's values, sorted, into ``ws[1]`` (CSR)."""
+    """Sort ``x`` into ``ws.xs``; gather each class's values, sorted, into ``ws.ysx`` (CSR)."""
     n = x.shape[0]
-    xs, cls_vals, order = ws[0], ws[1], ws[3]
+    xs, cls_vals, order = ws.xs, ws.ysx, ws.order
     sort_values(x, ws, order, xs)
     n_classes = class_start.shape[0] - 1
     fill = class_start[:n_classes].copy()
@@ -240,12 +242,12 @@ def ross_slice(x, codes, class_start, k, psi, ws):
 
     ``m_i`` counts the other points of the whole sample within the distance from
     point i to its k-th neighbour in its own class.  The radii are found per
-    class (``ws[16]``, in class order), then all counts by grouped branch-free
-    searches (``ws[19]``).
+    class (``ws.kth``, in class order), then all counts by grouped branch-free
+    searches (``ws.count_x``).
     """
     n = x.shape[0]
     _class_sorted(x, codes, class_start, ws)
-    xs, cls_vals, radius, counts = ws[0], ws[1], ws[16], ws[19]
+    xs, cls_vals, radius, counts = ws.xs, ws.ysx, ws.kth, ws.count_x
     n_classes = class_start.shape[0] - 1
     for c in range(n_classes):
         lo = class_start[c]
@@ -281,7 +283,7 @@ def kl_discrete_slice(x, codes, class_start, k, coef, ws):
     """
     n = x.shape[0]
     _class_sorted(x, codes, class_start, ws)
-    xs, cls_vals, dist = ws[0], ws[1], ws[10]
+    xs, cls_vals, dist = ws.xs, ws.ysx, ws.dists
     n_classes = class_start.shape[0] - 1
     j_only = _single_weight(coef)
     if j_only >= 0:

@@ -8,10 +8,9 @@ from typing import Iterator, Optional
 import numba
 import numpy as np
 
-from .._threads import usable_cores
-from .._validation import check_n_jobs
+from .. import _threads
 from .._plan import FAMILY_KL, FAMILY_KSG, FAMILY_ROSS, Plan
-from ._joint import LANES_ALL, SEARCH_GRID, SEARCH_SWEEP, lane_rows
+from .._algorithm import LANES_ALL, SEARCH_GRID, SEARCH_SWEEP, lane_rows
 from ._kernels import discrete_block, pair_block
 
 NAME = "numba"
@@ -85,7 +84,7 @@ def specialisation(plan: Plan, search: int) -> tuple:
 
 def max_threads() -> int:
     """Threads a parallel kernel may use: Numba's pool size, capped at the usable cores."""
-    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), usable_cores()))
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), _threads.usable_cores()))
 
 
 @contextlib.contextmanager
@@ -101,8 +100,5 @@ def threads(n_jobs: Optional[int]) -> Iterator[int]:
 
 
 def resolve_n_jobs(n_jobs: Optional[int]) -> int:
-    check_n_jobs(n_jobs)
-    top = max_threads()
-    if n_jobs is None or n_jobs == -1:
-        return top
-    return min(int(n_jobs), top)
+    """Threads for ``n_jobs`` (``None`` or ``-1``: all), capped at :func:`max_threads`."""
+    return _threads.resolve_n_jobs(n_jobs, max_threads())

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import fastsmi
 
 from .._backends import get_backend
+from .._runtime import recorded_settings
 from .config import SyntheticConfig
 
 __all__ = ["describe_client", "environment", "threading_layer"]
@@ -38,8 +39,7 @@ def environment(config: SyntheticConfig) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "fastsmi": getattr(fastsmi, "__version__", None),
         "versions": {p: _version(p) for p in ("numpy", "scipy", "numba", "matplotlib", "tqdm", "dask", "distributed")},
-        "env": {v: os.environ.get(v) for v in ("FASTSMI_BACKEND", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
-                                               "FASTSMI_SEARCH") if os.environ.get(v) is not None},
+        "env": recorded_settings(),
     }
     try:
         info["backend"] = get_backend(config.backend).NAME

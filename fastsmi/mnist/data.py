@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._runtime import data_cache
+
 __all__ = [
     "MNISTData",
     "MNISTNotFoundError",
@@ -128,7 +130,7 @@ def default_cache_dir() -> Path:
     >>> isinstance(default_cache_dir(), Path)
     True
     """
-    env = os.environ.get("FASTSMI_CACHE")
+    env = data_cache()
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "fastsmi"

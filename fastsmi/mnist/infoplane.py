@@ -138,9 +138,7 @@ def draw_directions(n_projections: int, dim: int, *, seed=None, method: str = "s
     >>> th.shape, bool(np.allclose(np.linalg.norm(th, axis=1), 1.0))
     ((5, 3), True)
     """
-    from fastsmi import projections
-
-    out = projections.directions(int(n_projections), int(dim), method=method, seed=_as_seed_sequence(seed))
+    out = fastsmi.projections.directions(int(n_projections), int(dim), method=method, seed=_as_seed_sequence(seed))
     return np.ascontiguousarray(out, dtype=np.float64)
 
 

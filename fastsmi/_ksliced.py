@@ -8,14 +8,19 @@ KD-tree releases the GIL.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
+from . import _validation as V
 from ._blas import blas_threads
 from ._config import JITTER_SCALE
-from ._threads import run_chunks, usable_cores
-from ._validation import rounding_tolerance
+from ._fulldim import mi_full
+from ._result import SMIResult, build_result
+from ._threads import progress_bar, resolve_n_jobs, run_chunks
+from .projections import SeedLike, as_seed_sequence, child_seed
+
+__all__ = ["frames", "jitter_matrix", "ksliced_smi", "ksmi_slices"]
 
 
 def frames(m: int, d: int, s: int, rng: np.random.Generator) -> np.ndarray:
@@ -46,11 +51,9 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
     ``tols``: the rounding tolerances of X and Y (:func:`~fastsmi._validation.rounding_tolerance`),
     computed from ``X`` and ``Y`` alone when not given.
     """
-    from ._mi import _mi_full
-
     m = frames_x.shape[0]
     if tols is None:
-        tols = (rounding_tolerance(X), 0.0 if Y is None else rounding_tolerance(Y))
+        tols = (V.rounding_tolerance(X), 0.0 if Y is None else V.rounding_tolerance(Y))
     tol_x, tol_y = float(tols[0]), float(tols[1])
     out = np.empty(m)
     status = np.zeros(m, dtype=np.int8)
@@ -61,15 +64,15 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
             status[i], out[i] = 1, np.nan
             return
         if codes is not None:
-            out[i] = _mi_full(px, codes, estimator, k, True, 1)
+            out[i] = mi_full(px, codes, estimator, k, True, 1)
             return
         py = _prepare(Y @ frames_y[i], jitter_y, tol_y)
         if py is None:
             status[i], out[i] = 2, np.nan
             return
-        out[i] = _mi_full(px, py, estimator, k, False, 1)
+        out[i] = mi_full(px, py, estimator, k, False, 1)
 
-    workers = usable_cores() if n_jobs in (None, -1) else int(n_jobs)
+    workers = resolve_n_jobs(n_jobs)
 
     def chunk(lo: int, hi: int) -> None:
         for i in range(lo, hi):
@@ -85,3 +88,39 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
 
 def jitter_matrix(rng: np.random.Generator, n: int, s: int) -> np.ndarray:
     return rng.uniform(-JITTER_SCALE, JITTER_SCALE, size=(n, s))
+
+
+def ksliced_smi(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *, n_projections: int,
+                estimator: str, k: int, seed: SeedLike, n_jobs: Optional[int], return_slices: bool,
+                progress: Optional[bool], slice_dim: int, client: Any, t0: float, tols: Optional[np.ndarray] = None,
+                n_omitted: int = 0) -> SMIResult:
+    """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree."""
+    if client is not None:
+        raise ValueError("client= is supported for slice_dim=1 only; run k-SMI locally (it uses all cores).")
+    n, dx = X.shape
+    dims = [dx] if Y is None else [dx, Y.shape[1]]
+    if slice_dim > min(dims):
+        raise ValueError(
+            f"slice_dim={slice_dim} exceeds the dimension of the data ({min(dims)}); use slice_dim <= {min(dims)}."
+        )
+    m = V.check_positive_int(n_projections, "n_projections")
+    ss = as_seed_sequence(seed)
+    gen = [np.random.Generator(np.random.PCG64(child_seed(ss, i))) for i in range(4)]
+    frames_x = frames(m, dx, slice_dim, gen[0])
+    jitter_x = jitter_matrix(gen[2], n, slice_dim)
+    frames_y = jitter_y = None
+    if Y is not None:
+        frames_y = frames(m, Y.shape[1], slice_dim, gen[1])
+        jitter_y = jitter_matrix(gen[3], n, slice_dim)
+    codes = None
+    if discrete is not None:
+        codes = discrete[0]
+        # every class needs k + 1 samples: already checked by as_labels
+    bar = progress_bar(m, progress)
+    try:
+        per_slice, status = ksmi_slices(X, Y, codes, frames_x, frames_y, jitter_x, jitter_y, estimator, k,
+                                        n_jobs, bar, tols=tols)
+    finally:
+        if bar is not None:
+            bar.close()
+    return build_result(per_slice, status, m, estimator, k, ss, "cython-kdtree", return_slices, t0, n_omitted)
