@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import fastsmi
 from fastsmi import _inference
-from fastsmi._inference import smi_test
+from fastsmi import smi_test
 
 from conftest import BACKENDS
 from naive import permutation_null
@@ -57,9 +58,9 @@ def test_identity_replicate_reproduces_the_observed_slices():
     """The replicate driver on the identity permutation gives smi's per-slice estimates bit for bit."""
     X, Y = _pair(seed=6)
     for backend in BACKENDS:
-        obs = _inference.smi(X, Y, n_projections=40, seed=9, backend=backend)
+        obs = fastsmi.smi(X, Y, n_projections=40, seed=9, backend=backend)
         ss = np.random.SeedSequence(9)
-        prep = _inference._prepare(X, Y, m=40, estimator="ksg", k=5, y_discrete=False, ss=ss, method="sphere",
+        prep = _inference.prepare(X, Y, m=40, estimator="ksg", k=5, y_discrete=False, ss=ss, method="sphere",
                                    nan_policy="raise")
 
         orig = _inference.permutation
@@ -105,7 +106,7 @@ def test_same_seed_same_p_value_for_any_threads_backend_and_chunking(monkeypatch
         other = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7, **kwargs)
         np.testing.assert_array_equal(other.null, ref.null)
         assert other.p_value == ref.p_value
-    monkeypatch.setattr(_inference, "_chunk_replicates", lambda n, m, threads: 4)
+    monkeypatch.setattr(_inference, "chunk_replicates", lambda n, m, threads: 4)
     chunked = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7)
     np.testing.assert_array_equal(chunked.null, ref.null)
     again = smi_test(X, Y, n_permutations=25, n_projections=24, seed=ref.seed)
@@ -145,7 +146,7 @@ def test_besag_clifford_stops_at_the_h_th_exceedance(monkeypatch):
     assert seq.stopped_early and seq.n_permutations == hits[h - 1] + 1
     np.testing.assert_array_equal(seq.null, full.null[:seq.n_permutations])
     assert seq.p_value == h / seq.n_permutations
-    monkeypatch.setattr(_inference, "_chunk_replicates", lambda n, m, threads: 1)
+    monkeypatch.setattr(_inference, "chunk_replicates", lambda n, m, threads: 1)
     one_by_one = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3, stop_after=h)
     np.testing.assert_array_equal(one_by_one.null, seq.null)
 
@@ -211,10 +212,12 @@ def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete
         X[:, 0] += Y
     else:
         Y = X[:, :2] + rng.standard_normal((90, 2))
-    res, pw, se, (lo, hi) = _inference.smi_pointwise(X, Y, y_discrete=discrete, n_projections=20, seed=2)
-    ref = _inference.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
-    assert res == ref
-    prep = _inference._prepare(X, Y, m=20, estimator="ksg", k=5, y_discrete=discrete, ss=np.random.SeedSequence(2),
+    res = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2, return_pointwise=True)
+    pw, se, (lo, hi) = res.pointwise, res.stderr_samples, res.ci
+    ref = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
+    assert (res.value, res.stderr, res.n_projections) == (ref.value, ref.stderr, ref.n_projections)
+    np.testing.assert_array_equal(res.per_slice, ref.per_slice)
+    prep = _inference.prepare(X, Y, m=20, estimator="ksg", k=5, y_discrete=discrete, ss=np.random.SeedSequence(2),
                                method="sphere", nan_policy="raise")
     PX, PY = _all_projections(prep)
     naive = pointwise_smi(PX, PY, prep.jitter_x, prep.jitter_y, 5, labels=prep.discrete[0] if discrete else None)
@@ -227,28 +230,35 @@ def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete
 
 def test_pointwise_is_bit_identical_across_threads():
     X, Y = _pair(n=200, seed=22)
-    one = _inference.smi_pointwise(X, Y, n_projections=40, seed=3, n_jobs=1)
-    two = _inference.smi_pointwise(X, Y, n_projections=40, seed=3, n_jobs=2)
-    np.testing.assert_array_equal(one[1], two[1])
-    assert one[2] == two[2] and one[3] == two[3]
+    one = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=1, return_pointwise=True)
+    two = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=2, return_pointwise=True)
+    np.testing.assert_array_equal(one.pointwise, two.pointwise)
+    assert one == two and one.ci is not None
 
 
-def test_pointwise_refuses_estimators_without_per_sample_terms():
+def test_pointwise_refuses_what_it_cannot_do():
     X, Y = _pair(n=60)
     with pytest.raises(ValueError, match="estimator='ksg'"):
-        _inference.smi_pointwise(X, Y, n_projections=8, estimator="kl")
+        fastsmi.smi(X, Y, n_projections=8, estimator="kl", return_pointwise=True)
+    with pytest.raises(ValueError, match="backend='numba' or 'auto'"):
+        fastsmi.smi(X, Y, n_projections=8, backend="cython", return_pointwise=True)
+    with pytest.raises(TypeError, match="return_pointwise must be True or False"):
+        fastsmi.smi(X, Y, n_projections=8, return_pointwise="yes")
+    plain = fastsmi.smi(X, Y, n_projections=8)
+    assert plain.ci is None and np.isnan(plain.stderr_samples) and plain.pointwise is None
 
 
 def test_auto_projections_is_a_prefix_of_one_sequence():
     X, Y = _pair(n=300, seed=23)
-    res, pw, se, ci = _inference.smi_auto(X, Y, seed=4, max_projections=512)
+    res = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512)
     assert res.n_projections % _inference.AUTO_BLOCK == 0 and res.n_projections <= 512
-    ref = _inference.smi(X, Y, n_projections=res.n_projections, seed=4)
-    assert res == ref
-    assert res.stderr <= _inference.AUTO_RATIO * se or res.n_projections == 512
-    one = _inference.smi_auto(X, Y, seed=4, max_projections=512, n_jobs=1)[0]
+    ref = fastsmi.smi(X, Y, n_projections=res.n_projections, seed=4)
+    assert (res.value, res.stderr) == (ref.value, ref.stderr)
+    np.testing.assert_array_equal(res.per_slice, ref.per_slice)
+    assert res.stderr <= _inference.AUTO_RATIO * res.stderr_samples or res.n_projections == 512
+    one = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, n_jobs=1)
     assert one == res
-    loose = _inference.smi_auto(X, Y, seed=4, max_projections=512, atol=1.0)[0]
+    loose = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, atol=1.0)
     assert loose.n_projections == _inference.AUTO_BLOCK
     np.testing.assert_array_equal(loose.per_slice, res.per_slice[:_inference.AUTO_BLOCK])
 
@@ -259,8 +269,11 @@ def test_auto_projections_is_a_prefix_of_one_sequence():
     (dict(max_projections=100.5), TypeError, "max_projections"),
     (dict(atol=-1.0), ValueError, "atol"),
     (dict(atol="small"), ValueError, "atol"),
+    (dict(n_projections="many"), ValueError, "positive integer or 'auto'"),
+    (dict(n_projections=16, atol=1e-3), ValueError, "atol applies to n_projections='auto' only"),
 ])
 def test_auto_bad_options_name_the_fix(kwargs, error, words):
     X, Y = _pair(n=60)
+    kwargs = dict(dict(n_projections="auto"), **kwargs)
     with pytest.raises(error, match=words):
-        _inference.smi_auto(X, Y, **kwargs)
+        fastsmi.smi(X, Y, **kwargs)

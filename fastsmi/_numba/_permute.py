@@ -17,7 +17,7 @@ from numba import njit, prange
 
 from .._config import JIT_OPTIONS, PARALLEL_JIT_OPTIONS
 from .._plan import FAMILY_KSG
-from ._joint import alloc_workspace
+from .workspace import alloc_workspace
 from ._kernels import (
     STATUS_CONSTANT_X,
     STATUS_CONSTANT_Y,

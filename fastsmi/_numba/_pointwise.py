@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import PARALLEL_JIT_OPTIONS
-from ._joint import alloc_workspace
+from .workspace import alloc_workspace
 from ._kernels import STATUS_CONSTANT_X, _chunk_bounds, _prepare_pair, ksg1_slice, ross_slice, standardize_column
 
 
@@ -40,7 +40,7 @@ def pointwise_ksg1_block(search, lanes):
             for s in range(lo, hi):
                 if _prepare_pair(PX, PY, JX, JY, tols, s, x, y, out, status):
                     out[s] = ksg1_slice(x, y, k, search, lanes, psi, ws)
-                    order, count_x, count_y = ws[3], ws[19], ws[20]
+                    order, count_x, count_y = ws.order, ws.count_x, ws.count_y
                     for p in range(n):
                         terms[s, order[p]] = -(psi[count_x[p] + 1] + psi[count_y[p] + 1])
                 else:
@@ -73,7 +73,7 @@ def pointwise_ross_block(PX, JX, tols, codes, class_start, k, psi, out, terms, s
                 continue
             out[s] = ross_slice(x, codes, class_start, k, psi, ws)
             # the counts are in class order: walk the sorted samples as the class gather did
-            order, counts = ws[3], ws[19]
+            order, counts = ws.order, ws.count_x
             for q in range(n_classes):
                 fill[q] = class_start[q]
             for p in range(n):
