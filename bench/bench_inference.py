@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("pytest_benchmark")
 
 from conftest import record  # noqa: E402
-from fastsmi._inference import smi_test  # noqa: E402
+from fastsmi import smi_test  # noqa: E402
 
 GROUP = "permutation test B=1000 n=1000 d=10+10"
 N, D, B, M = 1000, 10, 1000, 200

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout's fastsmi
 
-from fastsmi._inference import smi_pointwise  # noqa: E402
+import fastsmi  # noqa: E402
 from fastsmi.experiments.models import GaussianModel  # noqa: E402
 
 
@@ -72,7 +72,9 @@ def main() -> None:
                 X, Y = rng.standard_t(2, size=(args.n, d)), rng.standard_t(2, size=(args.n, d))
             else:
                 X, Y = model.sample(args.n, rng=rng, rotations=rotations)
-            res, pw, se, (lo, hi) = smi_pointwise(X, Y, n_projections=args.m, seed=[args.seed, c] if args.fixed_seed else [args.seed, c, rep])
+            res = fastsmi.smi(X, Y, n_projections=args.m, return_pointwise=True,
+                              seed=[args.seed, c] if args.fixed_seed else [args.seed, c, rep])
+            se, (lo, hi) = res.stderr_samples, res.ci
             est.append(res.value)
             se_dir.append(res.stderr)
             se_smp.append(se)

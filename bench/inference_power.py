@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout's fastsmi
 
 import fastsmi  # noqa: E402
-from fastsmi._inference import smi_test  # noqa: E402
+from fastsmi import smi_test  # noqa: E402
 
 SIMS = ("linear", "quadratic", "spiral", "sin_four_pi", "circle", "w_shaped")
 TESTS = ("smi", "dcorr", "hsic", "ksg_mi")

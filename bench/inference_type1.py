@@ -30,7 +30,7 @@ from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout's fastsmi
 
-from fastsmi._inference import smi_test  # noqa: E402
+from fastsmi import smi_test  # noqa: E402
 
 SCENARIOS = ("gaussian", "t2", "relu", "labels")
 
