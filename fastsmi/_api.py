@@ -20,6 +20,7 @@ from ._fulldim import kl_entropy, mi_full
 from ._ksliced import ksliced_smi
 from ._plan import entropy_offsets, entropy_weights
 from ._result import SMIResult
+from ._inference import AUTO_MAX_PROJECTIONS, check_auto, check_pointwise_estimator, sliced_inference
 from ._sliced import sliced_smi
 from ._threads import resolve_n_jobs
 from ._transform import apply_transform, check_transform
@@ -32,7 +33,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         backend: str = "auto", return_slices: bool = True, method: Optional[str] = None,
         directions_x: Any = None, directions_y: Any = None, block_size: Optional[int] = None,
         progress: Optional[bool] = None, client: Any = None, slice_dim: int = 1,
-        nan_policy: str = "raise") -> SMIResult:
+        nan_policy: str = "raise", return_pointwise: bool = False, atol: Optional[float] = None,
+        max_projections: int = AUTO_MAX_PROJECTIONS) -> SMIResult:
     """Estimate the sliced mutual information SMI(X; Y) in nats.
 
     SMI(X; Y) = E I(theta^T X; phi^T Y) over independent directions theta and
@@ -46,9 +48,13 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         Samples of X.  Integer and float32 input is computed in float64.
     Y : array_like, shape (n, dy) or (n,)
         Samples of Y, or integer class labels when ``y_discrete=True``.
-    n_projections : int, optional
+    n_projections : int or "auto", optional
         Number of slices m (default 1000, or the number of rows of
-        ``directions_x`` when given; a different value raises).
+        ``directions_x`` when given; a different value raises).  ``"auto"``
+        (KSG): blocks of 64 directions, a prefix of one sequence, are added until
+        ``stderr <= max(atol, 0.5 * stderr_samples)`` or ``max_projections``; the
+        result equals ``smi(n_projections=m)`` for the m chosen, and carries
+        ``stderr_samples`` and ``ci``.
     estimator : {"ksg", "ksg2", "kl", "wkl", "seed"}, default "ksg"
         Per-slice MI estimator (see Notes).
     k : int, default 5
@@ -101,6 +107,16 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         them (a masked array with nothing masked is used as is); ``"omit"``
         drops every row where X or Y has one, warns (RuntimeWarning) with the
         count, and reports it as ``result.n_omitted``.
+    return_pointwise : bool, default False
+        KSG only: also return each sample's term averaged over the slices
+        (``result.pointwise``, pointwise SMI; its mean is the estimate) and, from
+        their spread, ``result.stderr_samples`` and the 95% interval
+        ``result.ci``, which covers the direction and the sampling error (see
+        ``docs/inference.md``).  Runs on the Numba backend.
+    atol : float, optional
+        With ``n_projections="auto"``: also stop once ``stderr <= atol`` (nats).
+    max_projections : int, default 4096
+        With ``n_projections="auto"``: the most slices drawn (at least 64).
 
     Returns
     -------
@@ -168,6 +184,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     t0 = time.perf_counter()
     estimator = V.check_estimator(estimator, bool(y_discrete))
     slice_dim = V.check_positive_int(slice_dim, "slice_dim")
+    auto = _check_inference_options(n_projections, return_pointwise, estimator, slice_dim, backend, client,
+                                    directions_x, atol, max_projections)
     _check_options(n_projections=n_projections, method=method, directions_x=directions_x,
                    directions_y=directions_y, y_discrete=bool(y_discrete), slice_dim=slice_dim,
                    block_size=block_size, client=client, backend=backend)
@@ -212,10 +230,39 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
                            estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
                            progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols,
                            n_omitted=n_omitted)
+    if return_pointwise or auto:
+        return sliced_inference(X, Ymat, discrete, counts, n_projections=n_projections, estimator=estimator, k=k,
+                                seed=seed, n_jobs=n_jobs, method=method, t0=t0, tols=tols, n_omitted=n_omitted,
+                                return_slices=return_slices, return_pointwise=bool(return_pointwise), atol=atol,
+                                max_projections=max_projections)
     return sliced_smi(X, Ymat, discrete, counts, n_projections=n_projections, estimator=estimator, k=k, seed=seed,
                       n_jobs=n_jobs, backend=backend, return_slices=return_slices, method=method,
                       directions_x=directions_x, directions_y=directions_y, block_size=block_size,
                       progress=progress, client=client, t0=t0, tols=tols, n_omitted=n_omitted)
+
+
+def _check_inference_options(n_projections: Any, return_pointwise: Any, estimator: str, slice_dim: int,
+                             backend: Any, client: Any, directions_x: Any, atol: Any, max_projections: Any) -> bool:
+    """Check ``n_projections="auto"`` and ``return_pointwise``; True for ``"auto"``."""
+    if not isinstance(return_pointwise, (bool, np.bool_)):
+        raise TypeError(f"return_pointwise must be True or False, got {return_pointwise!r}.")
+    auto = isinstance(n_projections, str)
+    if auto and n_projections != "auto":
+        raise ValueError(f"n_projections must be a positive integer or 'auto', got {n_projections!r}.")
+    if auto:
+        check_auto(atol, max_projections)
+    elif atol is not None:
+        raise ValueError("atol applies to n_projections='auto' only; drop atol, or set n_projections='auto'.")
+    if not (auto or return_pointwise):
+        return False
+    what = "n_projections='auto'" if auto else "return_pointwise=True"
+    check_pointwise_estimator(estimator, slice_dim)
+    for name, value in (("client", client), ("directions_x", directions_x)):
+        if value is not None:
+            raise ValueError(f"{what} draws its own directions and runs locally; drop {name}.")
+    if isinstance(backend, str) and backend.lower() == "cython":
+        raise ValueError(f"{what} runs on the Numba backend (its per-sample terms); use backend='numba' or 'auto'.")
+    return auto
 
 
 def _check_options(*, n_projections: Any, method: Any, directions_x: Any, directions_y: Any, y_discrete: bool,

@@ -53,10 +53,21 @@ class SMIResult:
         Wall-clock time of the call.
     n_omitted : int
         Rows dropped by ``nan_policy="omit"`` (0 otherwise).
+    stderr_samples : float
+        Standard error from the finite sample (``std(pointwise, ddof=1) / sqrt(n)``,
+        see ``docs/inference.md``); NaN unless ``return_pointwise=True`` or
+        ``n_projections="auto"`` (KSG only).
+    ci : tuple of float or None
+        95% interval ``value +/- 1.96 sqrt(stderr**2 + stderr_samples**2)``, covering
+        the direction and the sampling error; None when ``stderr_samples`` is NaN.
+    pointwise : ndarray or None
+        With ``return_pointwise=True``, each sample's KSG term averaged over the
+        slices (pointwise SMI, in sample order); its mean is ``value`` to rounding.
 
     Notes
     -----
-    Two results are equal when every field but ``seconds`` is equal, ``per_slice``
+    Two results are equal when every field but ``seconds`` and ``pointwise`` (a
+    function of the others' inputs) is equal, ``per_slice``
     element by element (NaN equals NaN, as for a single slice's ``stderr``);
     results are hashable, consistently with that equality.
     """
@@ -71,6 +82,9 @@ class SMIResult:
     backend: str = "numba"
     seconds: float = field(default=0.0, compare=False)
     n_omitted: int = 0
+    stderr_samples: float = float("nan")
+    ci: Optional[tuple] = None
+    pointwise: Optional[np.ndarray] = field(default=None, repr=False)
 
     def __float__(self) -> float:
         return float(self.value)
@@ -79,7 +93,8 @@ class SMIResult:
         slices = None if self.per_slice is None else np.asarray(self.per_slice, dtype=np.float64)
         return (
             _float_key(self.value), _float_key(self.stderr), self.n_projections, self.estimator, self.k,
-            json.dumps(self.seed, sort_keys=True), self.backend, self.n_omitted,
+            json.dumps(self.seed, sort_keys=True), self.backend, self.n_omitted, _float_key(self.stderr_samples),
+            None if self.ci is None else tuple(map(_float_key, self.ci)),
             None if slices is None else (slices.shape, slices.tobytes()),
         )
 

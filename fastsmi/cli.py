@@ -3,6 +3,7 @@
 Sub-commands::
 
     fastsmi estimate X.npy Y.npy [--json] ...   SMI of two sample files
+    fastsmi test X.npy Y.npy [--json] ...       permutation test of independence with SMI
     fastsmi demo [--json]                       Gaussian data with known SMI
     fastsmi synthetic fig1|fig2 [--quick] ...   the synthetic experiments
     fastsmi mnist [--quick] ...                 the MNIST information plane
@@ -30,6 +31,7 @@ import fastsmi
 
 from . import __version__
 from ._backends import BACKENDS
+from ._inference import DEFAULT_PERMUTATIONS, DEFAULT_TEST_PROJECTIONS, pointwise_available
 from ._validation import ESTIMATORS
 from .experiments.models import GaussianModel
 from .projections import METHODS
@@ -309,7 +311,8 @@ def _write_json(report: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------------------
-def _cmd_estimate(args: argparse.Namespace) -> int:
+def _load_xy(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """X and Y from the file options shared by ``estimate`` and ``test``."""
     if args.y is None:
         if args.x_cols is None or args.y_cols is None:
             raise UsageError("with one file, give both --x-cols and --y-cols (or give a second file for Y)")
@@ -320,19 +323,61 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
                      skip_header=args.skip_header, what=f"X file {args.x!r}")
         (Y,) = _load(args.y, specs=[args.y_cols], flags=["--y-cols"], key=args.y_key, delimiter=args.delimiter,
                      skip_header=args.skip_header, what=f"Y file {args.y!r}")
+    return X, Y
+
+
+def _interval_text(res: Any) -> str:
+    if res.ci is None:
+        return ""
+    return f"95% interval [{res.ci[0]:.6f}, {res.ci[1]:.6f}], stderr_samples {res.stderr_samples:.6f}, "
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    X, Y = _load_xy(args)
     t0 = time.perf_counter()
+    # the interval needs KSG's per-sample terms, computed on Numba; otherwise the direction error only
+    pointwise = args.backend != "cython" and pointwise_available(args.estimator)
     res = fastsmi.smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
-              y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
-              method=args.method, return_slices=False, progress=None if not args.json else False)
+                      y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
+                      method=args.method, return_slices=False, progress=None if not args.json else False,
+                      return_pointwise=pointwise)
     seconds = time.perf_counter() - t0
-    report = dict(smi=res.value, stderr=res.stderr, n_projections=res.n_projections, estimator=res.estimator,
-                  k=res.k, seed=res.seed, backend=res.backend, n=int(np.shape(X)[0]), seconds=seconds)
+    report = dict(smi=res.value, stderr=res.stderr, stderr_samples=res.stderr_samples, ci=res.ci,
+                  n_projections=res.n_projections, estimator=res.estimator, k=res.k, seed=res.seed,
+                  backend=res.backend, n=int(np.shape(X)[0]), seconds=seconds)
     if args.json:
         _write_json(report)
     else:
         sys.stdout.write(
-            f"SMI = {res.value:.6f} nats  (stderr {res.stderr:.6f}, {res.n_projections} projections, "
-            f"{res.estimator} k={res.k}, seed {res.seed}, {res.backend})\n"
+            f"SMI = {res.value:.6f} nats  ({_interval_text(res)}stderr {res.stderr:.6f}, "
+            f"{res.n_projections} projections, {res.estimator} k={res.k}, seed {res.seed}, {res.backend})\n"
+            f"time: {seconds:.3f} s\n"
+        )
+    return 0
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    X, Y = _load_xy(args)
+    t0 = time.perf_counter()
+    res = fastsmi.smi_test(X, Y, n_permutations=args.permutations, n_projections=args.n_projections,
+                           estimator=args.estimator, k=args.k, y_discrete=args.y_discrete, seed=args.seed,
+                           n_jobs=args.n_jobs, backend=args.backend, method=args.method,
+                           stop_after=args.stop_after)
+    seconds = time.perf_counter() - t0
+    obs = res.smi
+    report = dict(statistic=res.statistic, p_value=res.p_value, n_permutations=res.n_permutations,
+                  n_exceed=res.n_exceed, stopped_early=res.stopped_early, stderr=obs.stderr,
+                  stderr_samples=obs.stderr_samples, ci=obs.ci, n_projections=obs.n_projections,
+                  estimator=obs.estimator, k=obs.k, seed=res.seed, backend=obs.backend, n=int(np.shape(X)[0]),
+                  seconds=seconds)
+    if args.json:
+        _write_json(report)
+    else:
+        stop = ", stopped early (Besag-Clifford)" if res.stopped_early else ""
+        sys.stdout.write(
+            f"SMI = {res.statistic:.6f} nats  ({_interval_text(obs)}{obs.n_projections} projections, "
+            f"{obs.estimator} k={obs.k}, seed {res.seed}, {obs.backend})\n"
+            f"p-value = {res.p_value:.6g}  ({res.n_exceed} of {res.n_permutations} permutations >= SMI{stop})\n"
             f"time: {seconds:.3f} s\n"
         )
     return 0
@@ -377,21 +422,24 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Estimate SMI between the rows of two sample files, or between two "
                                      "column ranges of one file. Only the selected columns of a text file "
                                      "are read, so other columns may hold text.")
-    est.add_argument("x", help="samples of X (rows are samples): .npy, .npz, .csv, .tsv or .txt")
-    est.add_argument("y", nargs="?", help="samples of Y (omit to take both from X's file with --x-cols/--y-cols)")
-    est.add_argument("--x-key", help="array name inside an .npz for X")
-    est.add_argument("--y-key", help="array name inside an .npz for Y")
-    est.add_argument("--x-cols", help="columns of X, 0-based: 0:10, 1,3,5 or -1")
-    est.add_argument("--y-cols", help="columns of Y")
-    est.add_argument("--delimiter", default=None,
-                     help="text delimiter (default: , for .csv, tab for .tsv, spaces for a .txt without commas; "
-                          "'whitespace' for runs of spaces)")
-    est.add_argument("--skip-header", type=int, default=0, help="header rows to skip in text files")
+    _file_options(est)
     _common_options(est)
-    est.add_argument("--y-discrete", action="store_true", help="Y holds integer class labels")
-    est.add_argument("--method", default="sphere", choices=METHODS, help="direction sampling")
-    est.add_argument("--backend", default="auto", choices=BACKENDS)
+    _data_options(est)
     est.set_defaults(func=_cmd_estimate)
+
+    tst = sub.add_parser("test", help="permutation test of independence with SMI", epilog=_EPILOG,
+                         formatter_class=formatter,
+                         description="Test whether the rows of X and Y are independent: the p-value of SMI "
+                                     "against its permutation null (Y's rows permuted, same directions), "
+                                     "p = (1 + #{null >= SMI}) / (1 + B). Same file options as estimate.")
+    _file_options(tst)
+    _common_options(tst, default_projections=DEFAULT_TEST_PROJECTIONS)
+    _data_options(tst)
+    tst.add_argument("-B", "--permutations", type=int, default=DEFAULT_PERMUTATIONS,
+                     help=f"permutation replicates (default {DEFAULT_PERMUTATIONS})")
+    tst.add_argument("--stop-after", type=int, default=None,
+                     help="Besag-Clifford sequential stopping after this many replicates >= SMI (e.g. 10)")
+    tst.set_defaults(func=_cmd_test)
 
     demo = sub.add_parser("demo", help="estimate SMI on Gaussian data with known exact SMI", epilog=_EPILOG,
                           formatter_class=formatter)
@@ -411,6 +459,25 @@ def build_parser() -> argparse.ArgumentParser:
         if command.epilog is None:
             command.epilog, command.formatter_class = _EPILOG, _HelpFormatter
     return parser
+
+
+def _file_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("x", help="samples of X (rows are samples): .npy, .npz, .csv, .tsv or .txt")
+    p.add_argument("y", nargs="?", help="samples of Y (omit to take both from X's file with --x-cols/--y-cols)")
+    p.add_argument("--x-key", help="array name inside an .npz for X")
+    p.add_argument("--y-key", help="array name inside an .npz for Y")
+    p.add_argument("--x-cols", help="columns of X, 0-based: 0:10, 1,3,5 or -1")
+    p.add_argument("--y-cols", help="columns of Y")
+    p.add_argument("--delimiter", default=None,
+                   help="text delimiter (default: , for .csv, tab for .tsv, spaces for a .txt without commas; "
+                        "'whitespace' for runs of spaces)")
+    p.add_argument("--skip-header", type=int, default=0, help="header rows to skip in text files")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--y-discrete", action="store_true", help="Y holds integer class labels")
+    p.add_argument("--method", default="sphere", choices=METHODS, help="direction sampling")
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
 
 
 def _common_options(p: argparse.ArgumentParser, *, default_projections: int = 1000,

@@ -270,3 +270,49 @@ def test_mnist_missing_data_is_one_line_with_the_fix(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
     assert re.fullmatch(r"fastsmi mnist: error: \S+none does not exist\. MNIST was not found\. .*pass the path of a "
                         r"folder with the standard idx files.*use dataset='digits'.*\n", proc.stderr), proc.stderr
+
+
+# ------------------------------------------------------------------ fastsmi test
+def test_test_command_json_is_smi_test(files):
+    """``fastsmi test`` reports smi_test's numbers for the same seed, in strict JSON."""
+    proc = run_cli(["test", "x.npy", "y.npy", "-B", "19", "-m", "8", "--seed", "3", "--backend", "cython",
+                    "--json"], files)
+    assert proc.returncode == 0, proc.stderr
+    out = strict_json(proc.stdout)
+    X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
+    expected = fastsmi.smi_test(X, Y, n_permutations=19, n_projections=8, seed=3, backend="cython")
+    assert out["statistic"] == expected.statistic and out["p_value"] == expected.p_value
+    assert (out["n_permutations"], out["n_exceed"], out["seed"], out["n"]) == (19, expected.n_exceed, 3, 60)
+    assert out["ci"] is None or out["ci"][0] <= out["statistic"] <= out["ci"][1]
+
+
+def test_test_command_text_and_sequential_stop(files, capsys):
+    rng = np.random.default_rng(5)
+    np.save(files / "indep.npy", rng.standard_normal((60, 2)))
+    assert cli.main(["test", str(files / "x.npy"), str(files / "indep.npy"), "-B", "50", "-m", "4", "--seed", "1",
+                     "--backend", "cython", "--stop-after", "2"]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    lines = out.out.splitlines()
+    assert lines[0].startswith("SMI = ") and lines[1].startswith("p-value = ") and lines[2].startswith("time: ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-B", "0"], r"fastsmi test: error: n_permutations must be at least 1, got 0; .*1000 or more"),
+    (["-B", "10", "--stop-after", "11"], r"stop_after must lie in \[1, n_permutations=10\], got 11"),
+])
+def test_test_command_bad_options_are_one_line(files, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(files)
+    assert cli.main(["test", "x.npy", "y.npy", "-m", "2", *args]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+
+
+def test_estimate_prints_the_interval(files, capsys):
+    """With KSG (and Numba for the per-sample terms) ``estimate`` prints the 95% interval."""
+    pytest.importorskip("numba")
+    assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy"), "-m", "8", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
+    res = fastsmi.smi(X, Y, n_projections=8, seed=2, return_pointwise=True)
+    assert f"95% interval [{res.ci[0]:.6f}, {res.ci[1]:.6f}]" in out

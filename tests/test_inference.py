@@ -1,0 +1,279 @@
+"""The SMI permutation test: its null against a plain loop over smi, calibration, determinism, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import fastsmi
+from fastsmi import _inference
+from fastsmi import smi_test
+
+from conftest import BACKENDS
+from naive import permutation_null
+
+
+def _pair(n=120, seed=0, dependent=True):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    Y = rng.standard_normal((n, 2))
+    if dependent:
+        Y[:, 0] += np.tanh(X[:, 0])
+    return X, Y
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_null_equals_naive_loop_bit_for_bit(backend):
+    """KSG counts neighbours: the permuted slices are the naive ones exactly, so the null is bit-identical."""
+    X, Y = _pair()
+    res = smi_test(X, Y, n_permutations=12, n_projections=20, seed=3, backend=backend)
+    naive = permutation_null(X, Y, 12, 3, n_projections=20, backend=backend)
+    np.testing.assert_array_equal(res.null, naive)
+    assert res.statistic == res.smi.value
+    assert res.n_exceed == int(np.sum(naive >= res.statistic))
+    assert res.p_value == (1 + res.n_exceed) / 13
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_label_null_equals_naive_loop_bit_for_bit(backend):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 3))
+    labels = rng.integers(0, 3, 150)
+    X[:, 0] += labels
+    res = smi_test(X, labels, y_discrete=True, n_permutations=10, n_projections=20, seed=4, backend=backend)
+    naive = permutation_null(X, labels, 10, 4, y_discrete=True, n_projections=20, backend=backend)
+    np.testing.assert_array_equal(res.null, naive)
+
+
+def test_kl_null_matches_naive_loop_to_rounding():
+    """KL sums log-distances: the permuted column's mean and std are summed in another order than the
+    naive smi's (same values, permuted), so its standardised values may differ in the last bit."""
+    X, Y = _pair(seed=2)
+    res = smi_test(X, Y, n_permutations=6, n_projections=16, seed=5, estimator="kl", backend="cython")
+    naive = permutation_null(X, Y, 6, 5, n_projections=16, estimator="kl", backend="cython")
+    np.testing.assert_allclose(res.null, naive, rtol=0, atol=1e-12)
+
+
+def test_identity_replicate_reproduces_the_observed_slices():
+    """The replicate driver on the identity permutation gives smi's per-slice estimates bit for bit."""
+    X, Y = _pair(seed=6)
+    for backend in BACKENDS:
+        obs = fastsmi.smi(X, Y, n_projections=40, seed=9, backend=backend)
+        ss = np.random.SeedSequence(9)
+        prep = _inference.prepare(X, Y, m=40, estimator="ksg", k=5, y_discrete=False, ss=ss, method="sphere",
+                                   nan_policy="raise")
+
+        orig = _inference.permutation
+        try:
+            _inference.permutation = lambda perm_ss, r, n: np.arange(n)
+            rows = _inference.null_rows(prep, ss, 0, 2, backend, "grid", None)
+        finally:
+            _inference.permutation = orig
+        np.testing.assert_array_equal(rows[0], obs.per_slice)
+        np.testing.assert_array_equal(rows[1], obs.per_slice)
+
+
+def test_dependence_is_detected():
+    X, Y = _pair(n=300, seed=8)
+    res = smi_test(X, Y, n_permutations=49, n_projections=32, seed=1)
+    assert res.p_value == 1 / 50
+
+
+def test_p_values_are_uniform_under_independence():
+    """Randomised p-values of 150 independent data sets pass a Kolmogorov-Smirnov test for U(0, 1).
+
+    The p-value takes the values j / (B + 1); subtracting U(0, 1) / (B + 1) makes it exactly
+    U(0, 1) under independence (no ties occur with continuous data), so KS applies as is.
+    """
+    rng = np.random.default_rng(2024)
+    B = 39
+    pvals = []
+    for rep in range(150):
+        X = rng.standard_t(2, size=(60, 2))
+        Y = rng.standard_t(2, size=(60, 2))
+        res = smi_test(X, Y, n_permutations=B, n_projections=8, seed=rep, n_jobs=1)
+        pvals.append(res.p_value - rng.uniform() / (B + 1))
+    ks = stats.kstest(pvals, "uniform")
+    assert ks.pvalue > 0.001, ks
+    assert 0.02 <= np.mean(np.array(pvals) <= 0.05) <= 0.12
+
+
+def test_same_seed_same_p_value_for_any_threads_backend_and_chunking(monkeypatch):
+    X, Y = _pair(seed=11, dependent=False)
+    ref = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7, n_jobs=1, backend=BACKENDS[0])
+    runs = [dict(n_jobs=2, backend=b) for b in BACKENDS]
+    for kwargs in runs:
+        other = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7, **kwargs)
+        np.testing.assert_array_equal(other.null, ref.null)
+        assert other.p_value == ref.p_value
+    monkeypatch.setattr(_inference, "chunk_replicates", lambda n, m, threads: 4)
+    chunked = smi_test(X, Y, n_permutations=25, n_projections=24, seed=7)
+    np.testing.assert_array_equal(chunked.null, ref.null)
+    again = smi_test(X, Y, n_permutations=25, n_projections=24, seed=ref.seed)
+    np.testing.assert_array_equal(again.null, ref.null)
+    different = smi_test(X, Y, n_permutations=25, n_projections=24, seed=8)
+    assert not np.array_equal(different.null, ref.null)
+
+
+def test_seed_none_is_recorded_and_repeats():
+    X, Y = _pair(n=80, seed=12)
+    first = smi_test(X, Y, n_permutations=9, n_projections=8)
+    again = smi_test(X, Y, n_permutations=9, n_projections=8, seed=first.seed)
+    np.testing.assert_array_equal(first.null, again.null)
+    assert first.p_value == again.p_value
+
+
+def test_dask_layout_gives_the_local_null():
+    distributed = pytest.importorskip("distributed")
+    X, Y = _pair(seed=13)
+    local = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2, client=client)
+        stopped = smi_test(X, Y, n_permutations=20, n_projections=24, seed=2, client=client, stop_after=2)
+    np.testing.assert_array_equal(local.null, remote.null)
+    assert local.p_value == remote.p_value
+    np.testing.assert_array_equal(stopped.null, local.null[:stopped.n_permutations])
+
+
+def test_besag_clifford_stops_at_the_h_th_exceedance(monkeypatch):
+    X, Y = _pair(seed=14, dependent=False)
+    full = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3)
+    h = 3
+    hits = np.flatnonzero(full.null >= full.statistic)
+    assert hits.size >= h  # independent data: many exceedances
+    seq = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3, stop_after=h)
+    assert seq.stopped_early and seq.n_permutations == hits[h - 1] + 1
+    np.testing.assert_array_equal(seq.null, full.null[:seq.n_permutations])
+    assert seq.p_value == h / seq.n_permutations
+    monkeypatch.setattr(_inference, "chunk_replicates", lambda n, m, threads: 1)
+    one_by_one = smi_test(X, Y, n_permutations=60, n_projections=16, seed=3, stop_after=h)
+    np.testing.assert_array_equal(one_by_one.null, seq.null)
+
+
+def test_besag_clifford_without_a_stop_is_the_full_test():
+    X, Y = _pair(n=300, seed=15)
+    full = smi_test(X, Y, n_permutations=30, n_projections=16, seed=3)
+    seq = smi_test(X, Y, n_permutations=30, n_projections=16, seed=3, stop_after=5)
+    assert not seq.stopped_early and seq.p_value == full.p_value
+    np.testing.assert_array_equal(seq.null, full.null)
+
+
+@pytest.mark.parametrize("value, error, words", [
+    (0, ValueError, "at least 1"),
+    (-5, ValueError, "at least 1"),
+    (2.5, TypeError, "positive integer"),
+    ("100", TypeError, "n_permutations=1000"),
+    (True, TypeError, "positive integer"),
+    (None, TypeError, "positive integer"),
+])
+def test_bad_n_permutations_is_named_with_the_fix(value, error, words):
+    X, Y = _pair(n=50)
+    with pytest.raises(error, match="n_permutations") as info:
+        smi_test(X, Y, n_permutations=value, n_projections=4)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (11, ValueError), (1.5, TypeError), ("3", TypeError)])
+def test_bad_stop_after_is_named_with_the_fix(value, error):
+    X, Y = _pair(n=50)
+    with pytest.raises(error, match="stop_after"):
+        smi_test(X, Y, n_permutations=10, n_projections=4, stop_after=value)
+
+
+def test_bad_data_is_refused_as_smi_refuses_it():
+    X, Y = _pair(n=50)
+    with pytest.raises(ValueError, match="same number of samples"):
+        smi_test(X, Y[:40], n_permutations=5, n_projections=4)
+    with pytest.raises(ValueError, match="n_projections"):
+        smi_test(X, Y, n_permutations=5, n_projections=0)
+
+
+# ---------------------------------------------------------------------------
+# pointwise SMI, the sampling error and n_projections="auto"
+# ---------------------------------------------------------------------------
+def _all_projections(prep):
+    from fastsmi._inference import _projections
+
+    parts = [_projections(prep, i) for i in range(len(prep.blocks))]
+    PX = np.hstack([p[0] for p in parts])
+    PY = None if prep.Y is None else np.hstack([p[1] for p in parts])
+    return PX, PY
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete):
+    from naive import pointwise_smi
+
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((90, 3))
+    if discrete:
+        Y = rng.integers(0, 3, 90)
+        X[:, 0] += Y
+    else:
+        Y = X[:, :2] + rng.standard_normal((90, 2))
+    res = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2, return_pointwise=True)
+    pw, se, (lo, hi) = res.pointwise, res.stderr_samples, res.ci
+    ref = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
+    assert (res.value, res.stderr, res.n_projections) == (ref.value, ref.stderr, ref.n_projections)
+    np.testing.assert_array_equal(res.per_slice, ref.per_slice)
+    prep = _inference.prepare(X, Y, m=20, estimator="ksg", k=5, y_discrete=discrete, ss=np.random.SeedSequence(2),
+                               method="sphere", nan_policy="raise")
+    PX, PY = _all_projections(prep)
+    naive = pointwise_smi(PX, PY, prep.jitter_x, prep.jitter_y, 5, labels=prep.discrete[0] if discrete else None)
+    np.testing.assert_allclose(pw, naive, rtol=0, atol=1e-12)
+    assert abs(pw.mean() - res.value) < 1e-12
+    assert se == pytest.approx(np.std(pw, ddof=1) / np.sqrt(90), rel=1e-12)
+    half = 1.959963984540054 * np.hypot(res.stderr, se)
+    assert lo == pytest.approx(res.value - half) and hi == pytest.approx(res.value + half)
+
+
+def test_pointwise_is_bit_identical_across_threads():
+    X, Y = _pair(n=200, seed=22)
+    one = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=1, return_pointwise=True)
+    two = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=2, return_pointwise=True)
+    np.testing.assert_array_equal(one.pointwise, two.pointwise)
+    assert one == two and one.ci is not None
+
+
+def test_pointwise_refuses_what_it_cannot_do():
+    X, Y = _pair(n=60)
+    with pytest.raises(ValueError, match="estimator='ksg'"):
+        fastsmi.smi(X, Y, n_projections=8, estimator="kl", return_pointwise=True)
+    with pytest.raises(ValueError, match="backend='numba' or 'auto'"):
+        fastsmi.smi(X, Y, n_projections=8, backend="cython", return_pointwise=True)
+    with pytest.raises(TypeError, match="return_pointwise must be True or False"):
+        fastsmi.smi(X, Y, n_projections=8, return_pointwise="yes")
+    plain = fastsmi.smi(X, Y, n_projections=8)
+    assert plain.ci is None and np.isnan(plain.stderr_samples) and plain.pointwise is None
+
+
+def test_auto_projections_is_a_prefix_of_one_sequence():
+    X, Y = _pair(n=300, seed=23)
+    res = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512)
+    assert res.n_projections % _inference.AUTO_BLOCK == 0 and res.n_projections <= 512
+    ref = fastsmi.smi(X, Y, n_projections=res.n_projections, seed=4)
+    assert (res.value, res.stderr) == (ref.value, ref.stderr)
+    np.testing.assert_array_equal(res.per_slice, ref.per_slice)
+    assert res.stderr <= _inference.AUTO_RATIO * res.stderr_samples or res.n_projections == 512
+    one = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, n_jobs=1)
+    assert one == res
+    loose = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, atol=1.0)
+    assert loose.n_projections == _inference.AUTO_BLOCK
+    np.testing.assert_array_equal(loose.per_slice, res.per_slice[:_inference.AUTO_BLOCK])
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(max_projections=10), ValueError, "below one block"),
+    (dict(max_projections=0), ValueError, "max_projections"),
+    (dict(max_projections=100.5), TypeError, "max_projections"),
+    (dict(atol=-1.0), ValueError, "atol"),
+    (dict(atol="small"), ValueError, "atol"),
+    (dict(n_projections="many"), ValueError, "positive integer or 'auto'"),
+    (dict(n_projections=16, atol=1e-3), ValueError, "atol applies to n_projections='auto' only"),
+])
+def test_auto_bad_options_name_the_fix(kwargs, error, words):
+    X, Y = _pair(n=60)
+    kwargs = dict(dict(n_projections="auto"), **kwargs)
+    with pytest.raises(error, match=words):
+        fastsmi.smi(X, Y, **kwargs)
