@@ -251,10 +251,14 @@ def test_extreme_scales_and_offsets(backend):
     base = slices(X, Y, backend)
     for scaled in (X * 1e155, X * 1e-200, X * 1e300, X * 1e-300):
         np.testing.assert_allclose(slices(scaled, Y, backend), base, rtol=1e-9)
-    # 1e13 + X rounds X to 2e-3: the result moves by that rounding, not by an error
+    # 1e13 + X rounds X to 2e-3: the result moves by that rounding, not by an error.  Exactly: the slices
+    # are those of the rounded data.  In size: the move is a deterministic function of the data, not a
+    # sampling error; tests/calibration/sweep.py invariance_offset_rounding_shift, 100 data seeds: mean
+    # 0.0011, sd 0.0004, largest 0.0022 -> max(mean + 3.29 sd, largest) = 0.0023 (99.9% of seeds pass;
+    # truth 0, no bias to detect; the old bound 0.02 was nine times that)
     shifted = slices(X + 1e13, Y, backend)
     np.testing.assert_allclose(shifted, slices((X + 1e13) - 1e13, Y, backend), rtol=1e-12)
-    assert np.max(np.abs(shifted - base)) < 0.02
+    assert np.max(np.abs(shifted - base)) < 0.0023
     assert math.isclose(fastsmi.mi(X * 1e155, Y), fastsmi.mi(X, Y), rel_tol=1e-9)
     assert math.isclose(fastsmi.entropy(X * 1e155), fastsmi.entropy(X) + 3 * math.log(1e155), rel_tol=1e-9)
 
