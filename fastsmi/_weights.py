@@ -39,19 +39,13 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammaln, loggamma
 
+from ._validation import check_positive_int
+
 __all__ = ["bsy_weights", "seed_weights", "bsy_support", "bsy_min_k"]
 
 _SUPPORTS = ("paper", "all")
 # condition number up to which the float64 solve is accurate to ~1e-11 relative
 _FLOAT_MAX_COND = 1e5
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def bsy_support(k: int, d: int) -> np.ndarray:
@@ -64,8 +58,8 @@ def bsy_support(k: int, d: int) -> np.ndarray:
     >>> bsy_support(10, 4).tolist()
     [2, 5, 7, 10]
     """
-    k = _check_positive_int(k, "k")
-    d = _check_positive_int(d, "d")
+    k = check_positive_int(k, "k")
+    d = check_positive_int(d, "d")
     ranks = {(i * k) // d for i in range(1, d + 1)}
     ranks.discard(0)
     return np.array(sorted(ranks), dtype=np.int64)
@@ -82,7 +76,7 @@ def bsy_min_k(d: int, *, support: str = "paper") -> int:
     >>> bsy_min_k(20)
     6
     """
-    d = _check_positive_int(d, "d")
+    d = check_positive_int(d, "d")
     _check_support(support)
     return d // 4 + 1
 
@@ -210,8 +204,8 @@ def bsy_weights(k: int, d: int, *, support: str = "paper") -> np.ndarray:
     >>> round(float(w.sum()), 12)
     1.0
     """
-    k = _check_positive_int(k, "k")
-    d = _check_positive_int(d, "d")
+    k = check_positive_int(k, "k")
+    d = check_positive_int(d, "d")
     support = _check_support(support)
     return _bsy_cached(k, d, support).copy()
 
@@ -245,8 +239,8 @@ def seed_weights(k: int, d: int) -> np.ndarray:
     >>> np.round(seed_weights(5, 20), 2).tolist()
     [618.34, -5535.48, 14478.19, -14866.26, 5306.2]
     """
-    k = _check_positive_int(k, "k")
-    d = _check_positive_int(d, "d")
+    k = check_positive_int(k, "k")
+    d = check_positive_int(d, "d")
     w = np.zeros(k)
     if d <= 4:
         w[0] = 1.0

@@ -19,6 +19,8 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
+from ._validation import check_positive_int
+
 SeedLike = Union[None, int, Sequence[int], Mapping[str, Any], np.random.SeedSequence, np.random.Generator]
 
 METHODS = ("sphere", "orthonormal")
@@ -147,9 +149,8 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 
 
 def _check(m: int, d: int) -> None:
-    for value, name in ((m, "m"), (d, "d")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    check_positive_int(m, "m")
+    check_positive_int(d, "d")
 
 
 class DirectionStream:

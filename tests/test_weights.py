@@ -133,11 +133,11 @@ def test_bsy_infeasible_names_min_k():
 
 
 def test_bsy_bad_arguments():
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be at least 1"):
         bsy_weights(0, 3)
-    with pytest.raises(ValueError, match="d must be >= 1"):
+    with pytest.raises(ValueError, match="d must be at least 1"):
         bsy_weights(3, 0)
-    with pytest.raises(TypeError, match="k must be an integer"):
+    with pytest.raises(TypeError, match="k must be a positive integer"):
         bsy_weights(2.0, 3)
     with pytest.raises(ValueError, match="support must be one of"):
         bsy_weights(5, 8, support="none")
@@ -186,7 +186,7 @@ def test_bsy_weights_equal_the_reference(k, d):
 
 
 def test_seed_weights_bad_arguments():
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be at least 1"):
         seed_weights(0, 5)
-    with pytest.raises(TypeError, match="d must be an integer"):
+    with pytest.raises(TypeError, match="d must be a positive integer"):
         seed_weights(5, "20")
