@@ -209,14 +209,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         discrete = None
     V.check_not_constant(X, "X")
     method = "sphere" if method is None else method
-    # SMI is invariant to c * X + b: centre the columns and scale by a power of two (exact), so that
-    # neither offsets nor extreme scales reach the projections' rounding tolerance or their squares
     raw = (X, Ymat)
-    X, e_x = V.centre_and_scale(X)
-    tols = np.array([V.rounding_tolerance(X, raw[0], e_x), 0.0])
-    if Ymat is not None:
-        Ymat, e_y = V.centre_and_scale(Ymat)
-        tols[1] = V.rounding_tolerance(Ymat, raw[1], e_y)
+    X, Ymat, tols = V.centre_pair(X, Ymat)
     V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")

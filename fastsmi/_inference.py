@@ -25,7 +25,7 @@ from ._block import SLICE_CALL_WORK, _project
 from ._plan import FAMILY_ROSS, Plan, make_plan
 from ._result import SMIResult, check_status
 from ._runtime import search_choice
-from ._sliced import DEFAULT_SEARCH, SEARCHES, _block_size, _Directions, _jitter
+from ._sliced import DEFAULT_SEARCH, SEARCHES, _block_size, seeded_streams
 from .projections import SeedLike, as_seed_sequence, child_seed, seed_record
 
 __all__ = ["DEFAULT_PERMUTATIONS", "DEFAULT_TEST_PROJECTIONS", "null_rows", "pointwise_terms", "sliced_inference"]
@@ -82,12 +82,7 @@ def prepare(X: Any, Y: Any, *, m: int, estimator: str, k: int, y_discrete: bool,
         Ymat = V.as_samples(Y, "Y")
         counts = None
         discrete = None
-    raw = (X, Ymat)
-    X, e_x = V.centre_and_scale(X)
-    tols = np.array([V.rounding_tolerance(X, raw[0], e_x), 0.0])
-    if Ymat is not None:
-        Ymat, e_y = V.centre_and_scale(Ymat)
-        tols[1] = V.rounding_tolerance(Ymat, raw[1], e_y)
+    X, Ymat, tols = V.centre_pair(X, Ymat)
     return prepare_checked(X, Ymat, discrete, counts, tols, m=m, estimator=estimator, k=k, ss=ss, method=method)
 
 
@@ -101,12 +96,8 @@ def prepare_checked(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optiona
     the one ``sliced_smi`` computes, whatever the blocks.
     """
     n, dx = X.shape
-    dirs_x = _Directions(None, m, dx, method, child_seed(ss, 0), "directions_x")
-    jitter_x = _jitter(child_seed(ss, 2), n)
-    dirs_y = jitter_y = None
-    if Ymat is not None:
-        dirs_y = _Directions(None, m, Ymat.shape[1], method, child_seed(ss, 1), "directions_y")
-        jitter_y = _jitter(child_seed(ss, 3), n)
+    dirs_x, jitter_x, dirs_y, jitter_y = seeded_streams(ss, n, dx, None if Ymat is None else Ymat.shape[1], m,
+                                                         method)
     width = _block_size(n, m, None) if width is None else width
     blocks = [(a, min(a + width, m)) for a in range(0, m, width)]
     thetas = [(dirs_x.block(a, b), None if dirs_y is None else dirs_y.block(a, b)) for a, b in blocks]

@@ -24,7 +24,7 @@ from ._runtime import search_choice
 from ._threads import progress_bar
 from .projections import DirectionStream, SeedLike, as_seed_sequence, child_seed, seed_record
 
-__all__ = ["DEFAULT_SEARCH", "KEEP_SLICES_MAX", "SEARCHES", "sliced_smi"]
+__all__ = ["DEFAULT_SEARCH", "KEEP_SLICES_MAX", "SEARCHES", "seeded_streams", "sliced_smi"]
 
 #: Joint neighbour search used by the 1-D slice kernels, chosen by measurement
 #: (``bench/bench_search.py``); ``FASTSMI_SEARCH`` overrides it.
@@ -85,6 +85,18 @@ class _Directions:
         return _normalise(self._stream.take(stop - start))
 
 
+def seeded_streams(ss: np.random.SeedSequence, n: int, dx: int, dy: Optional[int], m: int, method: str,
+                   directions_x: Any = None, directions_y: Any = None) -> tuple:
+    """``(dirs_x, jitter_x, dirs_y, jitter_y)`` from the children 0-3 of ``ss`` (``dy=None``: labels)."""
+    dirs_x = _Directions(directions_x, m, dx, method, child_seed(ss, 0), "directions_x")
+    jitter_x = _jitter(child_seed(ss, 2), n)
+    dirs_y = jitter_y = None
+    if dy is not None:
+        dirs_y = _Directions(directions_y, m, dy, method, child_seed(ss, 1), "directions_y")
+        jitter_y = _jitter(child_seed(ss, 3), n)
+    return dirs_x, jitter_x, dirs_y, jitter_y
+
+
 def _block_size(n: int, m: int, block_size: Optional[int]) -> int:
     g = PROJECTION_GRANULE
     if block_size is None:
@@ -117,12 +129,8 @@ def sliced_smi(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tup
     else:
         m = V.check_positive_int(1000 if n_projections is None else n_projections, "n_projections")
     ss = as_seed_sequence(seed)
-    dirs_x = _Directions(directions_x, m, dx, method, child_seed(ss, 0), "directions_x")
-    jitter_x = _jitter(child_seed(ss, 2), n)
-    dirs_y = jitter_y = None
-    if Ymat is not None:
-        dirs_y = _Directions(directions_y, m, Ymat.shape[1], method, child_seed(ss, 1), "directions_y")
-        jitter_y = _jitter(child_seed(ss, 3), n)
+    dirs_x, jitter_x, dirs_y, jitter_y = seeded_streams(ss, n, dx, None if Ymat is None else Ymat.shape[1], m,
+                                                         method, directions_x, directions_y)
 
     backend_mod = get_backend(backend)
     search = search_choice(DEFAULT_SEARCH)

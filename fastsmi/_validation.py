@@ -315,6 +315,23 @@ def rounding_tolerance(A: np.ndarray, raw: Optional[np.ndarray] = None, exponent
     return tol
 
 
+def centre_pair(X: np.ndarray, Y: Optional[np.ndarray]) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+    """``X`` and ``Y`` (or None for labels) centred and scaled exactly, with their rounding tolerances.
+
+    SMI is invariant to ``c * X + b``: the columns are centred on one of their own
+    values and scaled by a power of two (:func:`centre_and_scale`), so that neither
+    offsets nor extreme scales reach the projections' rounding tolerance or their
+    squares.  Returns ``(X, Y, tols)`` with ``tols = [tol_X, tol_Y]`` (0 for labels).
+    """
+    Xc, e_x = centre_and_scale(X)
+    tols = np.array([rounding_tolerance(Xc, X, e_x), 0.0])
+    Yc = None
+    if Y is not None:
+        Yc, e_y = centre_and_scale(Y)
+        tols[1] = rounding_tolerance(Yc, Y, e_y)
+    return Xc, Yc, tols
+
+
 NAN_POLICIES = ("raise", "omit")
 
 
