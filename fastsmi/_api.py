@@ -20,7 +20,8 @@ from ._fulldim import kl_entropy, mi_full
 from ._ksliced import ksliced_smi
 from ._plan import entropy_offsets, entropy_weights
 from ._result import SMIResult
-from ._inference import AUTO_MAX_PROJECTIONS, check_auto, check_pointwise_estimator, sliced_inference
+from ._inference import (AUTO_MAX_PROJECTIONS, asks_for_cython, check_auto, check_pointwise_estimator,
+                         sliced_inference)
 from ._sliced import sliced_smi
 from ._threads import resolve_n_jobs
 from ._transform import apply_transform, check_transform
@@ -185,7 +186,7 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     estimator = V.check_estimator(estimator, bool(y_discrete))
     slice_dim = V.check_positive_int(slice_dim, "slice_dim")
     auto = _check_inference_options(n_projections, return_pointwise, estimator, slice_dim, backend, client,
-                                    directions_x, atol, max_projections)
+                                    directions_x, directions_y, atol, max_projections)
     _check_options(n_projections=n_projections, method=method, directions_x=directions_x,
                    directions_y=directions_y, y_discrete=bool(y_discrete), slice_dim=slice_dim,
                    block_size=block_size, client=client, backend=backend)
@@ -236,7 +237,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
 
 
 def _check_inference_options(n_projections: Any, return_pointwise: Any, estimator: str, slice_dim: int,
-                             backend: Any, client: Any, directions_x: Any, atol: Any, max_projections: Any) -> bool:
+                             backend: Any, client: Any, directions_x: Any, directions_y: Any, atol: Any,
+                             max_projections: Any) -> bool:
     """Check ``n_projections="auto"`` and ``return_pointwise``; True for ``"auto"``."""
     if not isinstance(return_pointwise, (bool, np.bool_)):
         raise TypeError(f"return_pointwise must be True or False, got {return_pointwise!r}.")
@@ -247,15 +249,19 @@ def _check_inference_options(n_projections: Any, return_pointwise: Any, estimato
         check_auto(atol, max_projections)
     elif atol is not None:
         raise ValueError("atol applies to n_projections='auto' only; drop atol, or set n_projections='auto'.")
+    elif max_projections != AUTO_MAX_PROJECTIONS:
+        raise ValueError("max_projections applies to n_projections='auto' only; drop max_projections, or set "
+                         "n_projections='auto'.")
     if not (auto or return_pointwise):
         return False
     what = "n_projections='auto'" if auto else "return_pointwise=True"
     check_pointwise_estimator(estimator, slice_dim)
-    for name, value in (("client", client), ("directions_x", directions_x)):
+    for name, value in (("client", client), ("directions_x", directions_x), ("directions_y", directions_y)):
         if value is not None:
             raise ValueError(f"{what} draws its own directions and runs locally; drop {name}.")
-    if isinstance(backend, str) and backend.lower() == "cython":
-        raise ValueError(f"{what} runs on the Numba backend (its per-sample terms); use backend='numba' or 'auto'.")
+    if asks_for_cython(backend):
+        raise ValueError(f"{what} runs on the Numba backend (its per-sample terms); use backend='numba' (and "
+                         "unset FASTSMI_BACKEND=cython).")
     return auto
 
 

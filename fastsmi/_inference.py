@@ -24,7 +24,7 @@ from ._blas import blas_threads
 from ._block import SLICE_CALL_WORK, _project
 from ._plan import FAMILY_ROSS, Plan, make_plan
 from ._result import SMIResult, check_status
-from ._runtime import search_choice
+from ._runtime import backend_choice, search_choice
 from ._sliced import DEFAULT_SEARCH, SEARCHES, _block_size, seeded_streams
 from .projections import SeedLike, as_seed_sequence, child_seed, seed_record
 
@@ -294,8 +294,16 @@ def require_numba() -> None:
         ) from exc
 
 
-def pointwise_available(estimator: str) -> bool:
-    """True when :func:`smi_pointwise` can run: KSG, and Numba importable."""
+def asks_for_cython(backend: Any) -> bool:
+    """True when ``backend``, or ``FASTSMI_BACKEND`` under ``"auto"``, asks for the Cython backend."""
+    chosen = backend.lower() if isinstance(backend, str) else backend
+    return chosen == "cython" or (chosen == "auto" and backend_choice() == "cython")
+
+
+def pointwise_available(estimator: str, backend: str = "auto") -> bool:
+    """True when :func:`smi_pointwise` can run: KSG, Numba importable, and ``backend`` not asking for Cython."""
+    if asks_for_cython(backend):
+        return False
     try:
         check_pointwise_estimator(estimator)
         require_numba()
@@ -316,9 +324,15 @@ def sampling_error(pointwise: np.ndarray) -> float:
     return float(np.std(pointwise, ddof=1) / math.sqrt(n))
 
 
-def interval(value: float, stderr: float, stderr_samples: float) -> tuple[float, float]:
-    """The 95% normal interval with both errors added in quadrature."""
-    s = math.sqrt((0.0 if math.isnan(stderr) else stderr) ** 2 + stderr_samples ** 2)
+def interval(value: float, stderr: float, stderr_samples: float) -> Optional[tuple[float, float]]:
+    """The 95% normal interval with both errors added in quadrature.
+
+    None for a single slice, whose direction error is unknown (``stderr`` is NaN):
+    an interval of the sampling error alone would be too narrow.
+    """
+    if math.isnan(stderr):
+        return None
+    s = math.sqrt(stderr ** 2 + stderr_samples ** 2)
     return (value - Z95 * s, value + Z95 * s)
 
 
@@ -343,8 +357,9 @@ def check_auto(atol: Any, max_projections: Any) -> tuple[Optional[float], int]:
             f"use max_projections >= {AUTO_BLOCK}, or a fixed n_projections."
         )
     if atol is not None:
-        if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real) or not atol > 0 \
-                or not math.isfinite(atol):
+        if isinstance(atol, (bool, np.bool_)) or not isinstance(atol, numbers.Real):
+            raise TypeError(f"atol must be a positive number of nats (e.g. 1e-3), got {atol!r}.")
+        if not atol > 0 or not math.isfinite(atol):
             raise ValueError(f"atol must be a positive number of nats (e.g. 1e-3), got {atol!r}.")
         atol = float(atol)
     return atol, cap

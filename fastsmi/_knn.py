@@ -72,15 +72,12 @@ def kdtree(data: np.ndarray, metric: str) -> "KDTree":
 
 #: Euclidean k-NN searches in this many dimensions or more use :func:`dense_knn_distances`
 #: (BLAS brute force) instead of the KD-tree, which prunes almost nothing there, when
-#: Numba is not available.  Measured by ``bench/bench_kdtree.py`` (k = 5, 2 threads,
-#: n = 2000 / 10,000) for the numpy dense search: the tree is 2.1x faster at d = 8; brute
-#: force is 1.3x / 2.4x faster at d = 16 and 3.6x / 7.0x at d = 100.
+#: Numba is not available.  Chosen by ``bench/bench_kdtree.py`` (the measurements are in
+#: ``docs/architecture.md``).
 DENSE_MIN_DIM = 12
 
-#: :data:`DENSE_MIN_DIM` for the Numba dense search.  Tree time / dense time (k = 5,
-#: 2 threads, medians of 7, side by side) at d = 4, 6, 8, 10, 12: n = 2000: 0.45, 1.2,
-#: 1.9, 2.7, 4.7; n = 10,000: 0.15, 0.38, 1.6, 3.3, 8.6.  Both searches sum the squares
-#: in coordinate order, so moving the threshold does not change any distance.
+#: :data:`DENSE_MIN_DIM` for the Numba dense search, chosen the same way.  Both searches
+#: sum the squares in coordinate order, so moving the threshold does not change any distance.
 NUMBA_DENSE_MIN_DIM = 8
 
 _ROUNDING = np.finfo(np.float64).eps

@@ -39,6 +39,8 @@ class SMITestResult:
         Replicates run (fewer than asked when the test stopped early).
     smi : SMIResult
         The estimate on the observed data (directions, jitter, per-slice values).
+        Its ``ci`` and ``stderr_samples`` are set when the test ran on the Numba
+        backend with ``estimator="ksg"``, and None otherwise.
     n_exceed : int
         Replicates whose statistic is at least the observed one.
     stopped_early : bool
@@ -122,8 +124,8 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
     n_projections : int, optional
         Slices m (default 200).  The test is valid for any m (the same
         directions serve the statistic and the replicates); m only changes its
-        power, which the power study (``docs/inference.md``) found flat beyond
-        a few hundred slices, while the cost grows as m * B.
+        power, while the cost grows as m * B; 200 is a cost choice (no
+        power-versus-m study has been run).
     estimator, k, y_discrete, method, nan_policy
         As in :func:`fastsmi.smi`.
     seed : None, int, SeedSequence, Generator or seed record
@@ -183,7 +185,7 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
                     method="sphere" if method is None else method, nan_policy=nan_policy)
     mod = get_backend(backend)
     search = I.search()
-    if I.pointwise_available(observed.estimator):
+    if observed.backend == "numba" and I.pointwise_available(observed.estimator):
         # the observed estimate's interval: its per-sample terms, on the same slices
         per_slice, pointwise = I.pointwise_terms(prep, search, n_jobs)
         if np.array_equal(per_slice, observed.per_slice):

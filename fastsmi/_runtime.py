@@ -56,7 +56,7 @@ def numba_allowed() -> bool:
 
 def search_choice(default: str) -> str:
     """``FASTSMI_SEARCH``, or ``default`` when unset (checked by the caller)."""
-    return os.environ.get("FASTSMI_SEARCH", default)
+    return _read("FASTSMI_SEARCH", default)
 
 
 def numba_cache_mode() -> str:

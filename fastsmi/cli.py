@@ -336,7 +336,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     X, Y = _load_xy(args)
     t0 = time.perf_counter()
     # the interval needs KSG's per-sample terms, computed on Numba; otherwise the direction error only
-    pointwise = args.backend != "cython" and pointwise_available(args.estimator)
+    pointwise = pointwise_available(args.estimator, args.backend)
     res = fastsmi.smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
                       y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
                       method=args.method, return_slices=False, progress=None if not args.json else False,

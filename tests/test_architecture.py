@@ -203,7 +203,8 @@ def test_the_environment_is_never_written():
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             assert not (node.func.attr in ("update", "pop", "setdefault", "clear", "putenv", "unsetenv")
                         and "environ" in ast.unparse(node.func.value)), ast.unparse(node)
-    assert [text for _, text in _environment_uses("fastsmi._runtime")] == ["os.environ"] * 6
+    uses = [text for _, text in _environment_uses("fastsmi._runtime")]
+    assert uses and set(uses) == {"os.environ"}, uses  # reads through os.environ only
 
 
 def test_llvm_cmov_setting_is_checked(monkeypatch):

@@ -311,8 +311,9 @@ def test_test_command_bad_options_are_one_line(files, capsys, monkeypatch, args,
 def test_estimate_prints_the_interval(files, capsys):
     """With KSG (and Numba for the per-sample terms) ``estimate`` prints the 95% interval."""
     pytest.importorskip("numba")
-    assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy"), "-m", "8", "--seed", "2"]) == 0
+    assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy"), "-m", "8", "--seed", "2",
+                     "--backend", "numba"]) == 0
     out = capsys.readouterr().out
     X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
-    res = fastsmi.smi(X, Y, n_projections=8, seed=2, return_pointwise=True)
+    res = fastsmi.smi(X, Y, n_projections=8, seed=2, return_pointwise=True, backend="numba")
     assert f"95% interval [{res.ci[0]:.6f}, {res.ci[1]:.6f}]" in out

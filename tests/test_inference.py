@@ -9,7 +9,7 @@ import fastsmi
 from fastsmi import _inference
 from fastsmi import smi_test
 
-from conftest import BACKENDS
+from conftest import BACKENDS, requires_numba
 from naive import permutation_null
 
 
@@ -202,6 +202,7 @@ def _all_projections(prep):
 
 
 @pytest.mark.parametrize("discrete", [False, True])
+@requires_numba
 def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete):
     from naive import pointwise_smi
 
@@ -212,7 +213,7 @@ def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete
         X[:, 0] += Y
     else:
         Y = X[:, :2] + rng.standard_normal((90, 2))
-    res = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2, return_pointwise=True)
+    res = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2, return_pointwise=True, backend="numba")
     pw, se, (lo, hi) = res.pointwise, res.stderr_samples, res.ci
     ref = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
     assert (res.value, res.stderr, res.n_projections) == (ref.value, ref.stderr, ref.n_projections)
@@ -228,10 +229,11 @@ def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete
     assert lo == pytest.approx(res.value - half) and hi == pytest.approx(res.value + half)
 
 
+@requires_numba
 def test_pointwise_is_bit_identical_across_threads():
     X, Y = _pair(n=200, seed=22)
-    one = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=1, return_pointwise=True)
-    two = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=2, return_pointwise=True)
+    one = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=1, return_pointwise=True, backend="numba")
+    two = fastsmi.smi(X, Y, n_projections=40, seed=3, n_jobs=2, return_pointwise=True, backend="numba")
     np.testing.assert_array_equal(one.pointwise, two.pointwise)
     assert one == two and one.ci is not None
 
@@ -240,7 +242,7 @@ def test_pointwise_refuses_what_it_cannot_do():
     X, Y = _pair(n=60)
     with pytest.raises(ValueError, match="estimator='ksg'"):
         fastsmi.smi(X, Y, n_projections=8, estimator="kl", return_pointwise=True)
-    with pytest.raises(ValueError, match="backend='numba' or 'auto'"):
+    with pytest.raises(ValueError, match="runs on the Numba backend .*use backend='numba'"):
         fastsmi.smi(X, Y, n_projections=8, backend="cython", return_pointwise=True)
     with pytest.raises(TypeError, match="return_pointwise must be True or False"):
         fastsmi.smi(X, Y, n_projections=8, return_pointwise="yes")
@@ -248,17 +250,18 @@ def test_pointwise_refuses_what_it_cannot_do():
     assert plain.ci is None and np.isnan(plain.stderr_samples) and plain.pointwise is None
 
 
+@requires_numba
 def test_auto_projections_is_a_prefix_of_one_sequence():
     X, Y = _pair(n=300, seed=23)
-    res = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512)
+    res = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, backend="numba")
     assert res.n_projections % _inference.AUTO_BLOCK == 0 and res.n_projections <= 512
     ref = fastsmi.smi(X, Y, n_projections=res.n_projections, seed=4)
     assert (res.value, res.stderr) == (ref.value, ref.stderr)
     np.testing.assert_array_equal(res.per_slice, ref.per_slice)
     assert res.stderr <= _inference.AUTO_RATIO * res.stderr_samples or res.n_projections == 512
-    one = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, n_jobs=1)
+    one = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, n_jobs=1, backend="numba")
     assert one == res
-    loose = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, atol=1.0)
+    loose = fastsmi.smi(X, Y, n_projections="auto", seed=4, max_projections=512, atol=1.0, backend="numba")
     assert loose.n_projections == _inference.AUTO_BLOCK
     np.testing.assert_array_equal(loose.per_slice, res.per_slice[:_inference.AUTO_BLOCK])
 
@@ -268,12 +271,32 @@ def test_auto_projections_is_a_prefix_of_one_sequence():
     (dict(max_projections=0), ValueError, "max_projections"),
     (dict(max_projections=100.5), TypeError, "max_projections"),
     (dict(atol=-1.0), ValueError, "atol"),
-    (dict(atol="small"), ValueError, "atol"),
+    (dict(atol="small"), TypeError, r"atol must be a positive number of nats \(e\.g\. 1e-3\)"),
     (dict(n_projections="many"), ValueError, "positive integer or 'auto'"),
     (dict(n_projections=16, atol=1e-3), ValueError, "atol applies to n_projections='auto' only"),
+    (dict(n_projections=16, max_projections=512), ValueError,
+     "max_projections applies to n_projections='auto' only; drop max_projections"),
+    (dict(directions_y=np.eye(2)), ValueError, "draws its own directions and runs locally; drop directions_y"),
 ])
 def test_auto_bad_options_name_the_fix(kwargs, error, words):
     X, Y = _pair(n=60)
     kwargs = dict(dict(n_projections="auto"), **kwargs)
     with pytest.raises(error, match=words):
         fastsmi.smi(X, Y, **kwargs)
+
+
+def test_pointwise_refuses_cython_chosen_by_the_environment(monkeypatch):
+    # backend="auto" resolved to Cython by FASTSMI_BACKEND cannot give the per-sample terms
+    X, Y = _pair(n=60)
+    monkeypatch.setenv("FASTSMI_BACKEND", "cython")
+    with pytest.raises(ValueError, match="runs on the Numba backend .*unset FASTSMI_BACKEND=cython"):
+        fastsmi.smi(X, Y, n_projections=16, seed=0, return_pointwise=True)
+    assert not _inference.pointwise_available("ksg", "auto")
+
+
+@requires_numba
+def test_single_slice_has_no_interval():
+    # one slice: the direction error is unknown, so no interval rather than a too-narrow one
+    X, Y = _pair(n=60)
+    res = fastsmi.smi(X, Y, n_projections=1, seed=0, return_pointwise=True, backend="numba")
+    assert np.isnan(res.stderr) and res.ci is None and np.isfinite(res.stderr_samples)

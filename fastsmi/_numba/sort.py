@@ -129,7 +129,7 @@ def bucket_argsort(values, order, out, bucket, counts):
     4n entries: the caller then sorts by :func:`radix_argsort`.
 
     ``bucket`` is int64 scratch of length n, ``counts`` int64 of length n + 1.
-    Measured 1.65x faster than the radix sort at n = 2000-3000 (normal data).
+    Faster than the radix sort on evenly spread data (``docs/architecture.md``).
     """
     n = values.shape[0]
     half = 0.5 * n
