@@ -8,6 +8,7 @@ The drivers never call back up into this module.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Optional
@@ -20,7 +21,8 @@ from ._fulldim import kl_entropy, mi_full
 from ._ksliced import ksliced_smi
 from ._plan import entropy_offsets, entropy_weights
 from ._result import SMIResult
-from ._inference import (AUTO_MAX_PROJECTIONS, asks_for_cython, check_auto, check_pointwise_estimator,
+from ._inference import (AUTO_MAX_PROJECTIONS, JACKKNIFE_GROUPS, asks_for_cython, check_auto,
+                         check_pointwise_estimator, check_sampling_error, interval, jackknife_error, jackknife_groups,
                          sliced_inference)
 from ._sliced import sliced_smi
 from ._threads import resolve_n_jobs
@@ -35,7 +37,7 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         directions_x: Any = None, directions_y: Any = None, block_size: Optional[int] = None,
         progress: Optional[bool] = None, client: Any = None, slice_dim: int = 1,
         nan_policy: str = "raise", return_pointwise: bool = False, atol: Optional[float] = None,
-        max_projections: int = AUTO_MAX_PROJECTIONS) -> SMIResult:
+        max_projections: int = AUTO_MAX_PROJECTIONS, sampling_error: Optional[str] = None) -> SMIResult:
     """Estimate the sliced mutual information SMI(X; Y) in nats.
 
     SMI(X; Y) = E I(theta^T X; phi^T Y) over independent directions theta and
@@ -118,6 +120,23 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         With ``n_projections="auto"``: also stop once ``stderr <= atol`` (nats).
     max_projections : int, default 4096
         With ``n_projections="auto"``: the most slices drawn (at least 64).
+    sampling_error : {None, "influence", "jackknife", "average"}, optional
+        How ``result.stderr_samples`` (the error from the finite sample) and the
+        interval ``result.ci`` are computed (coverage in ``docs/inference.md``):
+
+        - ``"influence"`` (KSG on Numba, nearly free; the default with
+          ``return_pointwise=True`` or ``"auto"``): the spread of the pointwise
+          terms.  It misses the correlation of neighbouring samples' terms and is
+          too small by 20-35% at d >= 10 or with heavy tails.
+        - ``"jackknife"`` (any estimator, backend and ``slice_dim``; 11 times the
+          cost): a delete-a-group jackknife over 10 seeded random groups of
+          samples, re-estimated with the same directions, with a Student-t
+          interval.  It counts those correlations twice (Efron & Stein 1981) and
+          is too large by 10-35%: conservative.
+        - ``"average"`` (KSG on Numba, the jackknife's cost): the mean of the two
+          variances, which counts the correlations once; the calibrated one.
+
+        None (default): computed only with ``return_pointwise=True`` or ``"auto"``.
 
     Returns
     -------
@@ -185,8 +204,17 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     t0 = time.perf_counter()
     estimator = V.check_estimator(estimator, bool(y_discrete))
     slice_dim = V.check_positive_int(slice_dim, "slice_dim")
+    sampling_error = check_sampling_error(sampling_error)
     auto = _check_inference_options(n_projections, return_pointwise, estimator, slice_dim, backend, client,
-                                    directions_x, directions_y, atol, max_projections)
+                                    directions_x, directions_y, atol, max_projections,
+                                    influence=sampling_error in ("influence", "average"))
+    if sampling_error in ("jackknife", "average"):
+        options = dict(n_projections=n_projections, estimator=estimator, k=k, y_discrete=y_discrete, seed=seed,
+                       n_jobs=n_jobs, backend=backend, return_slices=return_slices, method=method,
+                       directions_x=directions_x, directions_y=directions_y, block_size=block_size,
+                       progress=progress, client=client, slice_dim=slice_dim, nan_policy=nan_policy,
+                       return_pointwise=return_pointwise, atol=atol, max_projections=max_projections)
+        return _jackknife(X, Y, options, t0, average=sampling_error == "average")
     _check_options(n_projections=n_projections, method=method, directions_x=directions_x,
                    directions_y=directions_y, y_discrete=bool(y_discrete), slice_dim=slice_dim,
                    block_size=block_size, client=client, backend=backend)
@@ -225,7 +253,7 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
                            estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
                            progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols,
                            n_omitted=n_omitted)
-    if return_pointwise or auto:
+    if return_pointwise or auto or sampling_error == "influence":
         return sliced_inference(X, Ymat, discrete, counts, n_projections=n_projections, estimator=estimator, k=k,
                                 seed=seed, n_jobs=n_jobs, method=method, t0=t0, tols=tols, n_omitted=n_omitted,
                                 return_slices=return_slices, return_pointwise=bool(return_pointwise), atol=atol,
@@ -236,10 +264,50 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
                       progress=progress, client=client, t0=t0, tols=tols, n_omitted=n_omitted)
 
 
+def _jackknife(X: Any, Y: Any, options: dict, t0: float, *, average: bool) -> SMIResult:
+    """``smi`` with ``stderr_samples`` from a delete-a-group jackknife over the samples.
+
+    The estimate is the full sample's; each group's leave-out estimate repeats the
+    call on the other rows with the full call's seed record, hence the same
+    directions (and the number of slices ``"auto"`` chose), so the spread of the
+    leave-out estimates is the sampling error given the directions.  With
+    ``average``, the variance is the mean of the jackknife's and the influence
+    terms' (the full call then keeps the pointwise terms).
+    """
+    full = smi(X, Y, **dict(options, sampling_error="influence" if average else None))
+    X, Y = np.asanyarray(X), np.asanyarray(Y)  # masked arrays stay masked
+    groups = jackknife_groups(X.shape[0], as_seed_sequence(full.seed))
+    sub = dict(options, seed=full.seed, n_projections=full.n_projections, return_pointwise=False, progress=False,
+               atol=None, max_projections=AUTO_MAX_PROJECTIONS, return_slices=False)
+    keep = np.ones(X.shape[0], dtype=bool)
+    values = []
+    for rows in groups:
+        keep[rows] = False
+        try:
+            values.append(smi(X[keep], Y[keep], **sub).value)
+        except ValueError as err:
+            raise ValueError(
+                f"sampling_error={'average' if average else 'jackknife'!r} re-estimates SMI leaving out "
+                f"1/{len(groups)} of the samples at a time, and one such subset was refused: {err} Use more "
+                "samples, or sampling_error='influence'.") from err
+        keep[rows] = True
+    jack, df = jackknife_error(values), len(groups) - 1
+    if average:
+        # the influence variance has n - 1 degrees of freedom, counted as infinite
+        se = math.sqrt((jack ** 2 + full.stderr_samples ** 2) / 2)
+        df = df * se ** 4 / (jack ** 2 / 2) ** 2 if jack > 0 else math.inf
+    else:
+        se = jack
+    return dataclasses.replace(
+        full, stderr_samples=se, sampling_error="average" if average else "jackknife",
+        seconds=time.perf_counter() - t0,
+        ci=interval(full.value, full.stderr, se, m=full.n_projections, df_samples=df))
+
+
 def _check_inference_options(n_projections: Any, return_pointwise: Any, estimator: str, slice_dim: int,
                              backend: Any, client: Any, directions_x: Any, directions_y: Any, atol: Any,
-                             max_projections: Any) -> bool:
-    """Check ``n_projections="auto"`` and ``return_pointwise``; True for ``"auto"``."""
+                             max_projections: Any, *, influence: bool = False) -> bool:
+    """Check ``n_projections="auto"``, ``return_pointwise`` and ``sampling_error="influence"``; True for ``"auto"``."""
     if not isinstance(return_pointwise, (bool, np.bool_)):
         raise TypeError(f"return_pointwise must be True or False, got {return_pointwise!r}.")
     auto = isinstance(n_projections, str)
@@ -252,9 +320,10 @@ def _check_inference_options(n_projections: Any, return_pointwise: Any, estimato
     elif max_projections != AUTO_MAX_PROJECTIONS:
         raise ValueError("max_projections applies to n_projections='auto' only; drop max_projections, or set "
                          "n_projections='auto'.")
-    if not (auto or return_pointwise):
+    if not (auto or return_pointwise or influence):
         return False
-    what = "n_projections='auto'" if auto else "return_pointwise=True"
+    what = ("n_projections='auto'" if auto else "return_pointwise=True" if return_pointwise
+            else "sampling_error='influence'")
     check_pointwise_estimator(estimator, slice_dim)
     for name, value in (("client", client), ("directions_x", directions_x), ("directions_y", directions_y)):
         if value is not None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+from scipy.special import stdtrit
 
 from . import _validation as V
 from ._backends import BackendUnavailableError, get_backend
@@ -324,16 +325,64 @@ def sampling_error(pointwise: np.ndarray) -> float:
     return float(np.std(pointwise, ddof=1) / math.sqrt(n))
 
 
-def interval(value: float, stderr: float, stderr_samples: float) -> Optional[tuple[float, float]]:
-    """The 95% normal interval with both errors added in quadrature.
+def interval(value: float, stderr: float, stderr_samples: float, *, m: Optional[int] = None,
+             df_samples: Optional[float] = None) -> Optional[tuple[float, float]]:
+    """The 95% interval with both errors added in quadrature.
 
-    None for a single slice, whose direction error is unknown (``stderr`` is NaN):
-    an interval of the sampling error alone would be too narrow.
+    With ``df_samples`` (the degrees of freedom of ``stderr_samples**2``, e.g. the jackknife's G - 1) the quantile is Student's t with
+    the Welch-Satterthwaite degrees of freedom of ``stderr**2 + stderr_samples**2``
+    (``stderr**2`` having ``m - 1``); otherwise the normal quantile.  None for a
+    single slice, whose direction error is unknown (``stderr`` is NaN): an
+    interval of the sampling error alone would be too narrow.
     """
     if math.isnan(stderr):
         return None
-    s = math.sqrt(stderr ** 2 + stderr_samples ** 2)
-    return (value - Z95 * s, value + Z95 * s)
+    a, b = stderr ** 2, stderr_samples ** 2
+    s = math.sqrt(a + b)
+    z = Z95
+    if df_samples is not None and s > 0:
+        df = (a + b) ** 2 / (a ** 2 / (m - 1) + b ** 2 / df_samples)
+        z = float(stdtrit(df, 0.975))
+    return (value - z * s, value + z * s)
+
+
+#: Groups of the delete-a-group jackknife of ``smi(sampling_error="jackknife")``.
+JACKKNIFE_GROUPS = 10
+
+#: Child of the call's SeedSequence that assigns the jackknife's groups.
+JACKKNIFE_CHILD = 5
+
+#: Ways to compute ``stderr_samples``: ``None`` computes it only where it is free.
+SAMPLING_ERRORS = ("influence", "jackknife", "average")
+
+
+def check_sampling_error(sampling_error: Any) -> Optional[str]:
+    """Validate ``smi``'s ``sampling_error`` option."""
+    if sampling_error is None:
+        return None
+    if not isinstance(sampling_error, str) or sampling_error not in SAMPLING_ERRORS:
+        raise ValueError(f"sampling_error must be None or one of {SAMPLING_ERRORS}, got {sampling_error!r}.")
+    return sampling_error
+
+
+def jackknife_groups(n: int, ss: np.random.SeedSequence, groups: int = JACKKNIFE_GROUPS) -> list[np.ndarray]:
+    """The rows of each group: a seeded random split of ``range(n)`` into ``groups`` near-equal parts.
+
+    Random rather than contiguous, so that rows stored in any order (sorted by
+    label, by time) do not make one group unlike the others.
+    """
+    if n < 2 * groups:
+        raise ValueError(f"sampling_error='jackknife' splits the samples into {groups} groups and needs at least "
+                         f"{2 * groups} samples, got {n}; use more samples or sampling_error='influence'.")
+    order = np.random.Generator(np.random.PCG64(child_seed(ss, JACKKNIFE_CHILD))).permutation(n)
+    return np.array_split(order, groups)
+
+
+def jackknife_error(values: Any) -> float:
+    """Delete-a-group jackknife standard error ``sqrt((G - 1) / G * sum (v_g - mean)^2)``."""
+    v = np.asarray(values, dtype=np.float64)
+    g = v.shape[0]
+    return float(math.sqrt((g - 1) / g * np.sum((v - v.mean()) ** 2)))
 
 
 #: Slices added per step by ``n_projections="auto"`` (a multiple of the projection granule).
@@ -423,4 +472,5 @@ def sliced_inference(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Option
     return SMIResult(value=value, stderr=stderr, n_projections=m, per_slice=values if return_slices else None,
                      estimator=estimator, k=k, seed=seed_record(ss), backend="numba",
                      seconds=time.perf_counter() - t0, n_omitted=n_omitted, stderr_samples=se,
+                     sampling_error="influence",
                      ci=interval(value, stderr, se), pointwise=pointwise if return_pointwise else None)

@@ -54,12 +54,17 @@ class SMIResult:
     n_omitted : int
         Rows dropped by ``nan_policy="omit"`` (0 otherwise).
     stderr_samples : float
-        Standard error from the finite sample (``std(pointwise, ddof=1) / sqrt(n)``,
-        see ``docs/inference.md``); NaN unless ``return_pointwise=True`` or
-        ``n_projections="auto"`` (KSG only).
+        Standard error from the finite sample, computed as ``sampling_error`` says
+        (see ``docs/inference.md``); NaN when it was not computed.
     ci : tuple of float or None
-        95% interval ``value +/- 1.96 sqrt(stderr**2 + stderr_samples**2)``, covering
-        the direction and the sampling error; None when ``stderr_samples`` is NaN.
+        95% interval ``value +/- q sqrt(stderr**2 + stderr_samples**2)``, covering
+        the direction and the sampling error: ``q`` is 1.96 for ``"influence"``, a
+        Student-t quantile for ``"jackknife"`` and ``"average"``; None when ``stderr_samples`` is NaN.
+    sampling_error : str or None
+        How ``stderr_samples`` was computed: ``"influence"`` (the spread of the
+        pointwise terms, ``std(pointwise, ddof=1) / sqrt(n)``), ``"jackknife"``
+        (delete-a-group jackknife), ``"average"`` (the mean of those two variances),
+        or None (not computed).
     pointwise : ndarray or None
         With ``return_pointwise=True``, each sample's KSG term averaged over the
         slices (pointwise SMI, in sample order); its mean is ``value`` to rounding.
@@ -85,6 +90,7 @@ class SMIResult:
     stderr_samples: float = float("nan")
     ci: Optional[tuple] = None
     pointwise: Optional[np.ndarray] = field(default=None, repr=False)
+    sampling_error: Optional[str] = None
 
     def __float__(self) -> float:
         return float(self.value)
@@ -94,7 +100,7 @@ class SMIResult:
         return (
             _float_key(self.value), _float_key(self.stderr), self.n_projections, self.estimator, self.k,
             json.dumps(self.seed, sort_keys=True), self.backend, self.n_omitted, _float_key(self.stderr_samples),
-            None if self.ci is None else tuple(map(_float_key, self.ci)),
+            None if self.ci is None else tuple(map(_float_key, self.ci)), self.sampling_error,
             None if slices is None else (slices.shape, slices.tobytes()),
         )
 

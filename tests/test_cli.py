@@ -317,3 +317,14 @@ def test_estimate_prints_the_interval(files, capsys):
     X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
     res = fastsmi.smi(X, Y, n_projections=8, seed=2, return_pointwise=True, backend="numba")
     assert f"95% interval [{res.ci[0]:.6f}, {res.ci[1]:.6f}]" in out
+
+
+def test_estimate_jackknife_interval_on_any_backend(files, capsys):
+    """``--sampling-error jackknife`` needs neither KSG's terms nor Numba: KL gets an interval on any backend."""
+    assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy"), "-m", "8", "--seed", "2",
+                     "--estimator", "kl", "--sampling-error", "jackknife", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
+    res = fastsmi.smi(X, Y, n_projections=8, seed=2, estimator="kl", sampling_error="jackknife")
+    assert report["sampling_error"] == "jackknife"
+    assert report["ci"] == list(res.ci) and report["stderr_samples"] == res.stderr_samples

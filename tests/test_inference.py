@@ -10,7 +10,7 @@ from fastsmi import _inference
 from fastsmi import smi_test
 
 from conftest import BACKENDS, requires_numba
-from naive import permutation_null
+from naive import jackknife_stderr, permutation_null
 
 
 def _pair(n=120, seed=0, dependent=True):
@@ -300,3 +300,122 @@ def test_single_slice_has_no_interval():
     X, Y = _pair(n=60)
     res = fastsmi.smi(X, Y, n_projections=1, seed=0, return_pointwise=True, backend="numba")
     assert np.isnan(res.stderr) and res.ci is None and np.isfinite(res.stderr_samples)
+
+
+# ----------------------------------------------------------------------------
+# the sampling error: influence terms, the jackknife, and their average
+# ----------------------------------------------------------------------------
+def _welch_t_halfwidth(stderr, se, m, df_samples):
+    """The half-width of the 95% interval from scipy.stats.t, with the Welch-Satterthwaite df."""
+    a, b = stderr ** 2, se ** 2
+    df = (a + b) ** 2 / (a ** 2 / (m - 1) + b ** 2 / df_samples)
+    return stats.t.ppf(0.975, df) * np.sqrt(a + b)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("estimator, discrete", [("ksg", False), ("kl", False), ("ksg", True)])
+def test_jackknife_equals_a_naive_leave_out_loop(backend, estimator, discrete):
+    X, Y = _pair(n=160, seed=11)
+    if discrete:
+        Y = (Y[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    res = fastsmi.smi(X, Y, n_projections=24, seed=8, estimator=estimator, y_discrete=discrete, backend=backend,
+                      sampling_error="jackknife")
+    naive = jackknife_stderr(X, Y, 8, n_projections=24, estimator=estimator, y_discrete=discrete, backend=backend)
+    assert res.sampling_error == "jackknife"
+    assert res.stderr_samples == pytest.approx(naive, rel=1e-12, abs=0)
+    plain = fastsmi.smi(X, Y, n_projections=24, seed=8, estimator=estimator, y_discrete=discrete, backend=backend)
+    assert (res.value, res.stderr) == (plain.value, plain.stderr)
+    half = (res.ci[1] - res.ci[0]) / 2
+    assert half == pytest.approx(_welch_t_halfwidth(res.stderr, naive, 24, 9), rel=1e-9)
+    assert res.ci[0] + half == pytest.approx(res.value, rel=1e-12)
+
+
+def test_jackknife_of_k_smi_equals_the_naive_loop():
+    X, Y = _pair(n=200, seed=12)
+    res = fastsmi.smi(X, Y, n_projections=20, seed=3, slice_dim=2, sampling_error="jackknife")
+    assert res.stderr_samples == pytest.approx(jackknife_stderr(X, Y, 3, n_projections=20, slice_dim=2), rel=1e-12)
+
+
+@requires_numba
+def test_auto_with_jackknife_re_estimates_with_the_slices_auto_chose():
+    X, Y = _pair(n=200, seed=12)
+    res = fastsmi.smi(X, Y, n_projections="auto", max_projections=256, seed=3, sampling_error="jackknife")
+    assert res.n_projections % _inference.AUTO_BLOCK == 0
+    naive = jackknife_stderr(X, Y, 3, n_projections=res.n_projections)
+    assert res.stderr_samples == pytest.approx(naive, rel=1e-12)
+
+
+@requires_numba
+def test_average_is_the_mean_of_the_influence_and_jackknife_variances():
+    X, Y = _pair(n=300, seed=13)
+    kw = dict(n_projections=32, seed=6, backend="numba")
+    inf = fastsmi.smi(X, Y, sampling_error="influence", **kw)
+    jack = fastsmi.smi(X, Y, sampling_error="jackknife", **kw)
+    avg = fastsmi.smi(X, Y, sampling_error="average", **kw)
+    assert inf.sampling_error == "influence" and avg.sampling_error == "average"
+    assert inf.stderr_samples == fastsmi.smi(X, Y, return_pointwise=True, **kw).stderr_samples
+    se = np.sqrt((inf.stderr_samples ** 2 + jack.stderr_samples ** 2) / 2)
+    assert avg.stderr_samples == pytest.approx(se, rel=1e-12)
+    # the influence variance counts as exact: the df are the jackknife half's, scaled by Satterthwaite
+    df = 9 * se ** 4 / (jack.stderr_samples ** 2 / 2) ** 2
+    half = (avg.ci[1] - avg.ci[0]) / 2
+    assert half == pytest.approx(_welch_t_halfwidth(avg.stderr, se, 32, df), rel=1e-9)
+    assert inf.stderr_samples < avg.stderr_samples < jack.stderr_samples
+
+
+def test_jackknife_is_the_same_for_any_threads_and_backend():
+    X, Y = _pair(n=150, seed=14)
+    ref = fastsmi.smi(X, Y, n_projections=16, seed=2, n_jobs=1, sampling_error="jackknife", backend=BACKENDS[0])
+    for backend in BACKENDS:
+        for n_jobs in (1, 2):
+            res = fastsmi.smi(X, Y, n_projections=16, seed=2, n_jobs=n_jobs, sampling_error="jackknife",
+                              backend=backend)
+            assert res.stderr_samples == pytest.approx(ref.stderr_samples, rel=1e-12)
+
+
+def test_seed_none_jackknife_is_recorded_and_repeats():
+    X, Y = _pair(n=120, seed=15)
+    res = fastsmi.smi(X, Y, n_projections=12, sampling_error="jackknife")
+    again = fastsmi.smi(X, Y, n_projections=12, seed=res.seed, sampling_error="jackknife")
+    assert again == res
+
+
+def test_jackknife_tracks_the_sampling_error_of_fresh_samples():
+    """With the directions fixed, the spread of the estimate over fresh samples is the sampling error alone:
+    the jackknife (conservative) and the average must be near it, the influence terms below it."""
+    rng = np.random.default_rng(21)
+    est, jack = [], []
+    for _ in range(40):
+        X = rng.standard_normal((300, 2))
+        Y = X + rng.standard_normal((300, 2))
+        res = fastsmi.smi(X, Y, n_projections=16, seed=4, sampling_error="jackknife")
+        est.append(res.value)
+        jack.append(res.stderr_samples)
+    ratio = np.sqrt(np.mean(np.square(jack))) / np.std(est, ddof=1)
+    # 40 samples: the sd is known to about 11%; a jackknife without its (G - 1) / G * sum would be 3x off
+    assert 0.8 < ratio < 1.7
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(sampling_error="bootstrap"), ValueError, r"one of \('influence', 'jackknife', 'average'\)"),
+    (dict(sampling_error=True), ValueError, "sampling_error must be None or one of"),
+    (dict(sampling_error="influence", estimator="kl"), ValueError, "estimator='ksg'"),
+    (dict(sampling_error="average", estimator="seed"), ValueError, "estimator='ksg'"),
+    (dict(sampling_error="jackknife", n_projections=4, seed=0, _n=19), ValueError,
+     "needs at least 20 samples, got 19; use more samples or sampling_error='influence'"),
+])
+def test_bad_sampling_error_is_named_with_the_fix(kwargs, error, words):
+    n = kwargs.pop("_n", 60)
+    X, Y = _pair(n=n)
+    with pytest.raises(error, match=words):
+        fastsmi.smi(X, Y, **kwargs)
+
+
+def test_jackknife_names_the_subset_that_a_small_class_breaks():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((100, 2))
+    labels = np.zeros(100, dtype=int)
+    labels[:6] = 1  # 6 samples: k = 5 fits the full data, but not a subset that drops one of them
+    with pytest.raises(ValueError, match=r"leaving out 1/10 of the samples at a time, and one such subset was "
+                                         r"refused: .*sampling_error='influence'"):
+        fastsmi.smi(X, labels, y_discrete=True, n_projections=8, seed=1, sampling_error="jackknife")
