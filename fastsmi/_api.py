@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -218,50 +219,34 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     _check_options(n_projections=n_projections, method=method, directions_x=directions_x,
                    directions_y=directions_y, y_discrete=bool(y_discrete), slice_dim=slice_dim,
                    block_size=block_size, client=client, backend=backend)
-    clean, n_omitted = V.drop_missing({"X": X, "Y": Y}, nan_policy)
-    X, Y = clean["X"], clean["Y"]
-    X = V.as_samples(X, "X")
-    n, dx = X.shape
-    if y_discrete:
-        k = V.check_k(k, n)
-        codes, class_start, counts = V.as_labels(Y, k)
-        if codes.shape[0] != n:
-            raise ValueError(f"X and Y must have the same number of samples (rows), got {n} and {codes.shape[0]}.")
-        Ymat = None
-        discrete: Optional[tuple] = (codes, class_start)
-    else:
-        Ymat = V.as_samples(Y, "Y")
-        V.check_same_length(X, Ymat)
-        k = V.check_k(k, n)
-        V.check_not_constant(Ymat, "Y")
-        counts = None
-        discrete = None
-    V.check_not_constant(X, "X")
-    method = "sphere" if method is None else method
-    raw = (X, Ymat)
-    X, Ymat, tols = V.centre_pair(X, Ymat)
-    V.check_ties(X, Ymat, codes if y_discrete else None, k, estimator, raw=raw)
-    if method not in METHODS:
-        raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
+    data = V.prepare_samples(X, Y, k=k, estimator=estimator, y_discrete=bool(y_discrete), nan_policy=nan_policy)
+    method = check_method(method)
     if not isinstance(return_slices, (bool, np.bool_)):
         raise TypeError(f"return_slices must be True or False, got {return_slices!r}.")
     V.check_n_jobs(n_jobs)
 
     if slice_dim > 1:
-        return ksliced_smi(X, Ymat, (codes, counts) if y_discrete else None,
+        return ksliced_smi(data.X, data.Y, None if data.discrete is None else (data.discrete[0], data.counts),
                            n_projections=1000 if n_projections is None else n_projections,
-                           estimator=estimator, k=k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
-                           progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=tols,
-                           n_omitted=n_omitted)
+                           estimator=estimator, k=data.k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
+                           progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=data.tols,
+                           n_omitted=data.n_omitted)
     if return_pointwise or auto or sampling_error == "influence":
-        return sliced_inference(X, Ymat, discrete, counts, n_projections=n_projections, estimator=estimator, k=k,
-                                seed=seed, n_jobs=n_jobs, method=method, t0=t0, tols=tols, n_omitted=n_omitted,
-                                return_slices=return_slices, return_pointwise=bool(return_pointwise), atol=atol,
-                                max_projections=max_projections)
-    return sliced_smi(X, Ymat, discrete, counts, n_projections=n_projections, estimator=estimator, k=k, seed=seed,
-                      n_jobs=n_jobs, backend=backend, return_slices=return_slices, method=method,
-                      directions_x=directions_x, directions_y=directions_y, block_size=block_size,
-                      progress=progress, client=client, t0=t0, tols=tols, n_omitted=n_omitted)
+        return sliced_inference(data, n_projections=n_projections, estimator=estimator, seed=seed, n_jobs=n_jobs,
+                                method=method, t0=t0, return_slices=return_slices,
+                                return_pointwise=bool(return_pointwise), atol=atol, max_projections=max_projections)
+    return sliced_smi(data.X, data.Y, data.discrete, data.counts, n_projections=n_projections, estimator=estimator,
+                      k=data.k, seed=seed, n_jobs=n_jobs, backend=backend, return_slices=return_slices,
+                      method=method, directions_x=directions_x, directions_y=directions_y, block_size=block_size,
+                      progress=progress, client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted)
+
+
+def check_method(method: Any) -> str:
+    """The projection method, ``"sphere"`` when None."""
+    method = "sphere" if method is None else method
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {METHODS}.")
+    return method
 
 
 def _jackknife(X: Any, Y: Any, options: dict, t0: float, *, average: bool) -> SMIResult:
@@ -274,7 +259,11 @@ def _jackknife(X: Any, Y: Any, options: dict, t0: float, *, average: bool) -> SM
     ``average``, the variance is the mean of the jackknife's and the influence
     terms' (the full call then keeps the pointwise terms).
     """
-    full = smi(X, Y, **dict(options, sampling_error="influence" if average else None))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        full = smi(X, Y, **dict(options, sampling_error="influence" if average else None))
+    for w in caught:  # the full call's warnings, pointed at the user's call; the subsets repeat them
+        warnings.warn(w.message, w.category, stacklevel=3)
     X, Y = np.asanyarray(X), np.asanyarray(Y)  # masked arrays stay masked
     groups = jackknife_groups(X.shape[0], as_seed_sequence(full.seed))
     sub = dict(options, seed=full.seed, n_projections=full.n_projections, return_pointwise=False, progress=False,
@@ -284,7 +273,9 @@ def _jackknife(X: Any, Y: Any, options: dict, t0: float, *, average: bool) -> SM
     for rows in groups:
         keep[rows] = False
         try:
-            values.append(smi(X[keep], Y[keep], **sub).value)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values.append(smi(X[keep], Y[keep], **sub).value)
         except ValueError as err:
             raise ValueError(
                 f"sampling_error={'average' if average else 'jackknife'!r} re-estimates SMI leaving out "

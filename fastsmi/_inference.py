@@ -62,48 +62,23 @@ class _Prepared:
     m: int
 
 
-def prepare(X: Any, Y: Any, *, m: int, estimator: str, k: int, y_discrete: bool,
-            ss: np.random.SeedSequence, method: str, nan_policy: str) -> _Prepared:
-    """Repeat :func:`fastsmi.smi`'s preparation of raw data, then :func:`prepare_checked`.
-
-    Called after :func:`fastsmi.smi` has validated the same inputs, so no check
-    here can fail; the identity permutation reproduces its per-slice estimates
-    bit for bit (a test holds this).
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # smi has already warned about omitted rows
-        clean, _ = V.drop_missing({"X": X, "Y": Y}, nan_policy)
-    X = V.as_samples(clean["X"], "X")
-    Y = clean["Y"]
-    if y_discrete:
-        codes, class_start, counts = V.as_labels(Y, k)
-        Ymat = None
-        discrete: Optional[tuple] = (codes, class_start)
-    else:
-        Ymat = V.as_samples(Y, "Y")
-        counts = None
-        discrete = None
-    X, Ymat, tols = V.centre_pair(X, Ymat)
-    return prepare_checked(X, Ymat, discrete, counts, tols, m=m, estimator=estimator, k=k, ss=ss, method=method)
-
-
-def prepare_checked(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tuple],
-                    counts: Optional[np.ndarray], tols: np.ndarray, *, m: int, estimator: str, k: int,
-                    ss: np.random.SeedSequence, method: str, width: Optional[int] = None) -> _Prepared:
-    """The directions, jitter and plan of :func:`fastsmi._sliced.sliced_smi` for checked, centred data.
+def prepare_checked(data: V.Samples, *, m: int, estimator: str, ss: np.random.SeedSequence, method: str,
+                    width: Optional[int] = None) -> _Prepared:
+    """The directions, jitter and plan of :func:`fastsmi._sliced.sliced_smi` for prepared samples.
 
     ``width`` (a multiple of the projection granule) sets the blocks; by default
     those of ``sliced_smi``.  Projections are granule-aligned, so every slice is
     the one ``sliced_smi`` computes, whatever the blocks.
     """
+    X, Ymat = data.X, data.Y
     n, dx = X.shape
     dirs_x, jitter_x, dirs_y, jitter_y = seeded_streams(ss, n, dx, None if Ymat is None else Ymat.shape[1], m,
                                                          method)
     width = _block_size(n, m, None) if width is None else width
     blocks = [(a, min(a + width, m)) for a in range(0, m, width)]
     thetas = [(dirs_x.block(a, b), None if dirs_y is None else dirs_y.block(a, b)) for a, b in blocks]
-    plan = make_plan(estimator, k, n, class_counts=counts)
-    return _Prepared(X, Ymat, discrete, plan, thetas, blocks, width, jitter_x, jitter_y, tols, m)
+    plan = make_plan(estimator, data.k, n, class_counts=data.counts)
+    return _Prepared(X, Ymat, data.discrete, plan, thetas, blocks, width, jitter_x, jitter_y, data.tols, m)
 
 
 def permutation(perm_ss: np.random.SeedSequence, r: int, n: int) -> np.ndarray:
@@ -422,11 +397,9 @@ def search() -> str:
     return name
 
 
-def sliced_inference(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tuple],
-                     counts: Optional[np.ndarray], *, n_projections: Any, estimator: str, k: int, seed: SeedLike,
-                     n_jobs: Optional[int], method: str, t0: float, tols: np.ndarray, n_omitted: int,
-                     return_slices: bool, return_pointwise: bool, atol: Any,
-                     max_projections: Any) -> SMIResult:
+def sliced_inference(data: V.Samples, *, n_projections: Any, estimator: str, seed: SeedLike,
+                     n_jobs: Optional[int], method: str, t0: float, return_slices: bool, return_pointwise: bool,
+                     atol: Any, max_projections: Any) -> SMIResult:
     """:func:`fastsmi.smi` with ``return_pointwise=True`` or ``n_projections="auto"`` on checked data.
 
     The slices run on the Numba driver that keeps each sample's KSG term; their
@@ -442,15 +415,13 @@ def sliced_inference(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Option
     if auto:
         atol, cap = check_auto(atol, max_projections)
         m_max = AUTO_BLOCK * (cap // AUTO_BLOCK)
-        prep = prepare_checked(X, Ymat, discrete, counts, tols, m=m_max, estimator=estimator, k=k, ss=ss,
-                               method=method, width=AUTO_BLOCK)
+        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method, width=AUTO_BLOCK)
     else:
         m_max = V.check_positive_int(1000 if n_projections is None else n_projections, "n_projections")
-        prep = prepare_checked(X, Ymat, discrete, counts, tols, m=m_max, estimator=estimator, k=k, ss=ss,
-                               method=method)
+        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method)
     name = search()
     per_slice = np.empty(m_max)
-    total = np.zeros(X.shape[0])
+    total = np.zeros(data.X.shape[0])
     m = 0
     for i, (a, b) in enumerate(prep.blocks):
         per_slice[a:b], terms = _pointwise_block(prep, i, name, n_jobs)
@@ -470,7 +441,7 @@ def sliced_inference(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Option
     stderr = float(values.std(ddof=1) / math.sqrt(m)) if m > 1 else float("nan")
     se = sampling_error(pointwise)
     return SMIResult(value=value, stderr=stderr, n_projections=m, per_slice=values if return_slices else None,
-                     estimator=estimator, k=k, seed=seed_record(ss), backend="numba",
-                     seconds=time.perf_counter() - t0, n_omitted=n_omitted, stderr_samples=se,
+                     estimator=estimator, k=data.k, seed=seed_record(ss), backend="numba",
+                     seconds=time.perf_counter() - t0, n_omitted=data.n_omitted, stderr_samples=se,
                      sampling_error="influence",
                      ci=interval(value, stderr, se), pointwise=pointwise if return_pointwise else None)

@@ -13,10 +13,12 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _inference as I
-from ._api import smi
+from . import _validation as V
+from ._api import check_method
 from ._backends import get_backend
 from ._config import BLOCK_MEMORY_BYTES
 from ._result import SMIResult
+from ._sliced import sliced_smi
 from .projections import SeedLike, as_seed_sequence, child_seed, seed_record
 
 __all__ = ["SMITestResult", "smi_test"]
@@ -178,11 +180,16 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
     if n_projections is None:
         n_projections = I.DEFAULT_TEST_PROJECTIONS
     ss = as_seed_sequence(seed)
-    observed = smi(X, Y, n_projections=n_projections, estimator=estimator, k=k, y_discrete=y_discrete, seed=ss,
-                   n_jobs=n_jobs, backend=backend, method=method, nan_policy=nan_policy, client=client)
+    estimator = V.check_estimator(estimator, bool(y_discrete))
+    method = check_method(method)
+    V.check_n_jobs(n_jobs)
+    data = V.prepare_samples(X, Y, k=k, estimator=estimator, y_discrete=bool(y_discrete), nan_policy=nan_policy)
+    observed = sliced_smi(data.X, data.Y, data.discrete, data.counts, n_projections=n_projections,
+                          estimator=estimator, k=data.k, seed=ss, n_jobs=n_jobs, backend=backend, return_slices=True,
+                          method=method, directions_x=None, directions_y=None, block_size=None, progress=None,
+                          client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted)
     m = observed.n_projections
-    prep = I.prepare(X, Y, m=m, estimator=observed.estimator, k=observed.k, y_discrete=bool(y_discrete), ss=ss,
-                    method="sphere" if method is None else method, nan_policy=nan_policy)
+    prep = I.prepare_checked(data, m=m, estimator=estimator, ss=ss, method=method)
     mod = get_backend(backend)
     search = I.search()
     if observed.backend == "numba" and I.pointwise_available(observed.estimator):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -361,7 +362,7 @@ def _missing_rows(data: Any, name: str) -> tuple[Any, np.ndarray | None, int]:
     return arr, rows, masked
 
 
-def drop_missing(arrays: dict[str, Any], nan_policy: Any) -> tuple[dict[str, Any], int]:
+def drop_missing(arrays: dict[str, Any], nan_policy: Any, *, stacklevel: int = 3) -> tuple[dict[str, Any], int]:
     """Apply ``nan_policy`` to the named inputs (X, Y, labels) that share rows.
 
     ``"raise"``: a NaN or a masked entry of a :mod:`numpy.ma` array raises a
@@ -411,6 +412,59 @@ def drop_missing(arrays: dict[str, Any], nan_policy: Any) -> tuple[dict[str, Any
     warnings.warn(
         f"nan_policy='omit' dropped {n_drop} of {drop.size} rows with a NaN or masked entry "
         f"(in {' or '.join(rows)}); the estimate uses the remaining {drop.size - n_drop} rows.",
-        RuntimeWarning, stacklevel=3,
+        RuntimeWarning, stacklevel=stacklevel,
     )
     return out, n_drop
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Checked samples of a pair, centred and scaled exactly: what the SMI drivers take.
+
+    ``Y`` is None for labels, whose ``discrete = (codes, class_start)`` and
+    per-class ``counts`` are set instead; ``tols`` are the rounding tolerances of
+    :func:`centre_pair`, ``k`` the checked neighbour count, ``n_omitted`` the rows
+    ``nan_policy="omit"`` dropped.
+    """
+
+    X: np.ndarray
+    Y: Optional[np.ndarray]
+    discrete: Optional[tuple]
+    counts: Optional[np.ndarray]
+    tols: np.ndarray
+    k: int
+    n_omitted: int
+
+
+def prepare_samples(X: Any, Y: Any, *, k: Any, estimator: str, y_discrete: bool, nan_policy: Any,
+                    stacklevel: int = 4) -> Samples:
+    """Validate and prepare the inputs of :func:`fastsmi.smi` and :func:`fastsmi.smi_test`, once.
+
+    Missing rows (``nan_policy``), shapes and dtypes, lengths, ``k``, labels,
+    constant variables, exact centring and scaling, then the ties the estimator
+    cannot take.  ``stacklevel`` points warnings at the caller's caller.
+    """
+    clean, n_omitted = drop_missing({"X": X, "Y": Y}, nan_policy, stacklevel=stacklevel)
+    X = as_samples(clean["X"], "X")
+    n = X.shape[0]
+    Y = clean["Y"]
+    codes = None
+    if y_discrete:
+        k = check_k(k, n)
+        codes, class_start, counts = as_labels(Y, k)
+        if codes.shape[0] != n:
+            raise ValueError(f"X and Y must have the same number of samples (rows), got {n} and {codes.shape[0]}.")
+        Ymat = None
+        discrete: Optional[tuple] = (codes, class_start)
+    else:
+        Ymat = as_samples(Y, "Y")
+        check_same_length(X, Ymat)
+        k = check_k(k, n)
+        check_not_constant(Ymat, "Y", stacklevel=stacklevel)
+        counts = None
+        discrete = None
+    check_not_constant(X, "X", stacklevel=stacklevel)
+    raw = (X, Ymat)
+    X, Ymat, tols = centre_pair(X, Ymat)
+    check_ties(X, Ymat, codes, k, estimator, raw=raw)
+    return Samples(X, Ymat, discrete, counts, tols, k, n_omitted)

@@ -7,10 +7,17 @@ from scipy import stats
 
 import fastsmi
 from fastsmi import _inference
+from fastsmi import _validation as V
 from fastsmi import smi_test
 
 from conftest import BACKENDS, requires_numba
 from naive import jackknife_stderr, permutation_null
+
+
+def _prepared(X, Y, *, m, ss, y_discrete=False):
+    """The replicates' view of the data, prepared as smi_test prepares it."""
+    data = V.prepare_samples(X, Y, k=5, estimator="ksg", y_discrete=y_discrete, nan_policy="raise")
+    return _inference.prepare_checked(data, m=m, estimator="ksg", ss=ss, method="sphere")
 
 
 def _pair(n=120, seed=0, dependent=True):
@@ -60,8 +67,7 @@ def test_identity_replicate_reproduces_the_observed_slices():
     for backend in BACKENDS:
         obs = fastsmi.smi(X, Y, n_projections=40, seed=9, backend=backend)
         ss = np.random.SeedSequence(9)
-        prep = _inference.prepare(X, Y, m=40, estimator="ksg", k=5, y_discrete=False, ss=ss, method="sphere",
-                                   nan_policy="raise")
+        prep = _prepared(X, Y, m=40, ss=ss)
 
         orig = _inference.permutation
         try:
@@ -218,8 +224,7 @@ def test_pointwise_matches_dense_reference_and_averages_to_the_estimate(discrete
     ref = fastsmi.smi(X, Y, y_discrete=discrete, n_projections=20, seed=2)
     assert (res.value, res.stderr, res.n_projections) == (ref.value, ref.stderr, ref.n_projections)
     np.testing.assert_array_equal(res.per_slice, ref.per_slice)
-    prep = _inference.prepare(X, Y, m=20, estimator="ksg", k=5, y_discrete=discrete, ss=np.random.SeedSequence(2),
-                               method="sphere", nan_policy="raise")
+    prep = _prepared(X, Y, m=20, ss=np.random.SeedSequence(2), y_discrete=discrete)
     PX, PY = _all_projections(prep)
     naive = pointwise_smi(PX, PY, prep.jitter_x, prep.jitter_y, 5, labels=prep.discrete[0] if discrete else None)
     np.testing.assert_allclose(pw, naive, rtol=0, atol=1e-12)
@@ -419,3 +424,20 @@ def test_jackknife_names_the_subset_that_a_small_class_breaks():
     with pytest.raises(ValueError, match=r"leaving out 1/10 of the samples at a time, and one such subset was "
                                          r"refused: .*sampling_error='influence'"):
         fastsmi.smi(X, labels, y_discrete=True, n_projections=8, seed=1, sampling_error="jackknife")
+
+
+def test_jackknife_warns_once_at_the_callers_line():
+    X, Y = _pair(n=100, seed=16)
+    X[3, 0] = np.nan
+    with pytest.warns(RuntimeWarning, match="dropped 1 of 100 rows") as caught:
+        fastsmi.smi(X, Y, n_projections=8, seed=0, nan_policy="omit", sampling_error="jackknife")
+    assert len(caught) == 1 and caught[0].filename == __file__
+
+
+def test_smi_test_prepares_the_data_once_and_warns_at_the_callers_line():
+    X, Y = _pair(n=100, seed=17)
+    X[5, 1] = np.nan
+    with pytest.warns(RuntimeWarning, match="dropped 1 of 100 rows") as caught:
+        res = smi_test(X, Y, n_permutations=4, n_projections=8, seed=0, nan_policy="omit")
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert res.smi.n_omitted == 1
