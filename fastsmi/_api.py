@@ -38,7 +38,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
         directions_x: Any = None, directions_y: Any = None, block_size: Optional[int] = None,
         progress: Optional[bool] = None, client: Any = None, slice_dim: int = 1,
         nan_policy: str = "raise", return_pointwise: bool = False, atol: Optional[float] = None,
-        max_projections: int = AUTO_MAX_PROJECTIONS, sampling_error: Optional[str] = None) -> SMIResult:
+        max_projections: int = AUTO_MAX_PROJECTIONS, sampling_error: Optional[str] = None,
+        transform: Optional[str] = None) -> SMIResult:
     """Estimate the sliced mutual information SMI(X; Y) in nats.
 
     SMI(X; Y) = E I(theta^T X; phi^T Y) over independent directions theta and
@@ -138,6 +139,14 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
           variances, which counts the correlations once; the calibrated one.
 
         None (default): computed only with ``return_pointwise=True`` or ``"auto"``.
+    transform : {None, "none", "rank"}, default None
+        Per-slice marginal transform: ``"rank"`` replaces each projected variable
+        (``theta^T X``, ``phi^T Y``; not labels) by the normal scores of its ranks,
+        ``Phi^-1((r - 1/2) / n)`` with ties averaged, before the neighbour search.
+        A slice's MI is unchanged by a monotone map of each projected variable, so
+        the estimand is the same; the k-NN estimate is less biased on heavy-tailed
+        slices (``docs/accuracy.md``).  It costs one more sort per projected
+        variable.  None is ``"none"`` (and ``"seed"`` refuses ``"rank"``).
 
     Returns
     -------
@@ -206,6 +215,7 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
     estimator = V.check_estimator(estimator, bool(y_discrete))
     slice_dim = V.check_positive_int(slice_dim, "slice_dim")
     sampling_error = check_sampling_error(sampling_error)
+    transform = check_transform(transform, estimator)
     auto = _check_inference_options(n_projections, return_pointwise, estimator, slice_dim, backend, client,
                                     directions_x, directions_y, atol, max_projections,
                                     influence=sampling_error in ("influence", "average"))
@@ -214,7 +224,8 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
                        n_jobs=n_jobs, backend=backend, return_slices=return_slices, method=method,
                        directions_x=directions_x, directions_y=directions_y, block_size=block_size,
                        progress=progress, client=client, slice_dim=slice_dim, nan_policy=nan_policy,
-                       return_pointwise=return_pointwise, atol=atol, max_projections=max_projections)
+                       return_pointwise=return_pointwise, atol=atol, max_projections=max_projections,
+                       transform=transform)
         return _jackknife(X, Y, options, t0, average=sampling_error == "average")
     _check_options(n_projections=n_projections, method=method, directions_x=directions_x,
                    directions_y=directions_y, y_discrete=bool(y_discrete), slice_dim=slice_dim,
@@ -230,15 +241,17 @@ def smi(X: Any, Y: Any, *, n_projections: Optional[int] = None, estimator: str =
                            n_projections=1000 if n_projections is None else n_projections,
                            estimator=estimator, k=data.k, seed=seed, n_jobs=n_jobs, return_slices=return_slices,
                            progress=progress, slice_dim=slice_dim, client=client, t0=t0, tols=data.tols,
-                           n_omitted=data.n_omitted)
+                           n_omitted=data.n_omitted, transform=transform)
     if return_pointwise or auto or sampling_error == "influence":
         return sliced_inference(data, n_projections=n_projections, estimator=estimator, seed=seed, n_jobs=n_jobs,
                                 method=method, t0=t0, return_slices=return_slices,
-                                return_pointwise=bool(return_pointwise), atol=atol, max_projections=max_projections)
+                                return_pointwise=bool(return_pointwise), atol=atol, max_projections=max_projections,
+                                transform=transform)
     return sliced_smi(data.X, data.Y, data.discrete, data.counts, n_projections=n_projections, estimator=estimator,
                       k=data.k, seed=seed, n_jobs=n_jobs, backend=backend, return_slices=return_slices,
                       method=method, directions_x=directions_x, directions_y=directions_y, block_size=block_size,
-                      progress=progress, client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted)
+                      progress=progress, client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted,
+                      transform=transform)
 
 
 def check_method(method: Any) -> str:

@@ -14,8 +14,9 @@ from . import _validation as V
 from ._backends import get_backend
 from ._blas import blas_threads
 from ._plan import Plan
+from ._transform import normal_scores
 
-__all__ = ["SLICE_CALL_WORK", "compute_block"]
+__all__ = ["SLICE_CALL_WORK", "compute_block", "rank_slices"]
 
 #: Slices times samples estimated per thread by one call of a backend's kernel, at
 #: most (a block of projections is estimated in several calls when larger): a Ctrl-C
@@ -35,13 +36,34 @@ def _project(A: np.ndarray, theta: np.ndarray, start: int, stop: int, width: int
     return A @ block.T
 
 
+def rank_slices(P: np.ndarray, b: int, tol: float) -> np.ndarray:
+    """Columns ``:b`` of the projections ``P`` replaced by the normal scores of their ranks.
+
+    A slice's MI does not change under a monotone map of each projected
+    variable, so this is ``transform="rank"`` per slice.  A column whose range is
+    within ``tol`` (the projection's rounding error) is set to zeros, so the
+    kernels flag it as constant as they would the raw column; the other columns
+    then have ranges of order one, and the kernels check them with tolerance 0.
+    Ties keep equal scores (average ranks).
+    """
+    out = np.zeros_like(P)
+    cols = P[:, :b]
+    live = np.flatnonzero(cols.max(axis=0) - cols.min(axis=0) > tol)
+    if live.size:
+        out[:, live] = normal_scores(cols[:, live])
+    return out
+
+
 def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, theta_y: Optional[np.ndarray],
                   jitter_x: np.ndarray, jitter_y: Optional[np.ndarray], plan: Plan, discrete: Optional[tuple],
                   start: int, stop: int, width: int, backend: str, search: str,
-                  n_jobs: Optional[int], tols: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+                  n_jobs: Optional[int], tols: Optional[np.ndarray] = None,
+                  transform: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """Estimate slices ``start:stop``; the unit of work, local or on a Dask worker.
 
     Returns ``(estimates, status)``; the estimates include the plan's constant.
+    With ``transform="rank"`` each projected variable is replaced by the normal
+    scores of its ranks (:func:`rank_slices`) before the kernels.
     """
     mod = get_backend(backend)
     with blas_threads(1):
@@ -52,6 +74,10 @@ def compute_block(X: np.ndarray, Y: Optional[np.ndarray], theta_x: np.ndarray, t
     if tols is None:
         tols = np.array([V.rounding_tolerance(X), 0.0 if Y is None else V.rounding_tolerance(Y)])
     b = stop - start
+    if transform == "rank":
+        PX = rank_slices(PX, b, tols[0])
+        PY = None if PY is None else rank_slices(PY, b, tols[1])
+        tols = np.zeros(2)
     with mod.threads(n_jobs) as threads:
         # the same number of slices for every thread of a call, so none waits for the others
         step = threads * max(1, SLICE_CALL_WORK // X.shape[0])

@@ -22,7 +22,7 @@ from scipy.special import stdtrit
 from . import _validation as V
 from ._backends import BackendUnavailableError, get_backend
 from ._blas import blas_threads
-from ._block import SLICE_CALL_WORK, _project
+from ._block import SLICE_CALL_WORK, _project, rank_slices
 from ._plan import FAMILY_ROSS, Plan, make_plan
 from ._result import SMIResult, check_status
 from ._runtime import backend_choice, search_choice
@@ -60,10 +60,16 @@ class _Prepared:
     jitter_y: Optional[np.ndarray]
     tols: np.ndarray
     m: int
+    transform: str = "none"
+
+    @property
+    def kernel_tols(self) -> np.ndarray:
+        """The tolerances the kernels check the (transformed) slices with (see :func:`~fastsmi._block.rank_slices`)."""
+        return np.zeros(2) if self.transform == "rank" else self.tols
 
 
 def prepare_checked(data: V.Samples, *, m: int, estimator: str, ss: np.random.SeedSequence, method: str,
-                    width: Optional[int] = None) -> _Prepared:
+                    width: Optional[int] = None, transform: str = "none") -> _Prepared:
     """The directions, jitter and plan of :func:`fastsmi._sliced.sliced_smi` for prepared samples.
 
     ``width`` (a multiple of the projection granule) sets the blocks; by default
@@ -78,7 +84,7 @@ def prepare_checked(data: V.Samples, *, m: int, estimator: str, ss: np.random.Se
     blocks = [(a, min(a + width, m)) for a in range(0, m, width)]
     thetas = [(dirs_x.block(a, b), None if dirs_y is None else dirs_y.block(a, b)) for a, b in blocks]
     plan = make_plan(estimator, data.k, n, class_counts=data.counts)
-    return _Prepared(X, Ymat, data.discrete, plan, thetas, blocks, width, jitter_x, jitter_y, data.tols, m)
+    return _Prepared(X, Ymat, data.discrete, plan, thetas, blocks, width, jitter_x, jitter_y, data.tols, m, transform)
 
 
 def permutation(perm_ss: np.random.SeedSequence, r: int, n: int) -> np.ndarray:
@@ -91,12 +97,15 @@ def permutation(perm_ss: np.random.SeedSequence, r: int, n: int) -> np.ndarray:
 
 
 def _projections(prep: _Prepared, i: int) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """The projected slices of block ``i``, exactly as :func:`fastsmi._block.compute_block` projects them."""
+    """The projected (and transformed) slices of block ``i``, exactly as :func:`fastsmi._block.compute_block` has them."""
     a, b = prep.blocks[i]
     theta_x, theta_y = prep.thetas[i]
     with blas_threads(1):
         PX = _project(prep.X, theta_x, 0, b - a, prep.width)
         PY = None if prep.Y is None else _project(prep.Y, theta_y, 0, b - a, prep.width)
+    if prep.transform == "rank":
+        PX = rank_slices(PX, b - a, prep.tols[0])
+        PY = None if PY is None else rank_slices(PY, b - a, prep.tols[1])
     PX = np.ascontiguousarray(PX[:, : b - a])
     PY = None if PY is None else np.ascontiguousarray(PY[:, : b - a])
     return PX, PY
@@ -145,11 +154,11 @@ def _run_numba(prep: _Prepared, PX: np.ndarray, PY: Optional[np.ndarray], perms:
         if prep.discrete is not None:
             codes, class_start = prep.discrete
             permuted_codes = np.ascontiguousarray(codes[perms])
-            permuted_discrete_block(PX, prep.jitter_x, prep.tols, permuted_codes, class_start, plan.k,
+            permuted_discrete_block(PX, prep.jitter_x, prep.kernel_tols, permuted_codes, class_start, plan.k,
                                     plan.family == FAMILY_ROSS, plan.psi, plan.coef, out, status, chunks)
         else:
             kernel = permuted_pair_block(*nb.specialisation(plan, nb.SEARCHES[search]))
-            kernel(PX, PY, prep.jitter_x, prep.jitter_y, prep.tols, perms, plan.k, plan.psi, plan.coef,
+            kernel(PX, PY, prep.jitter_x, prep.jitter_y, prep.kernel_tols, perms, plan.k, plan.psi, plan.coef,
                    plan.whiten, out, status, chunks)
 
 
@@ -167,7 +176,7 @@ def _run_gathered(mod: Any, prep: _Prepared, PX: np.ndarray, PY: Optional[np.nda
         for r in range(R):
             o = np.empty(b)
             st = np.zeros(b, dtype=np.int8)
-            mod.run_block(prep.plan, PX, None, prep.jitter_x, None, prep.tols, (codes[perms[r]], class_start),
+            mod.run_block(prep.plan, PX, None, prep.jitter_x, None, prep.kernel_tols, (codes[perms[r]], class_start),
                           o, st, search)
             out[r], status[r] = o, st
         return
@@ -175,7 +184,7 @@ def _run_gathered(mod: Any, prep: _Prepared, PX: np.ndarray, PY: Optional[np.nda
     PYt = np.ascontiguousarray(PY[perms].transpose(1, 0, 2).reshape(PX.shape[0], R * b))
     o = np.empty(R * b)
     st = np.zeros(R * b, dtype=np.int8)
-    mod.run_block(prep.plan, PXt, PYt, prep.jitter_x, prep.jitter_y, prep.tols, None, o, st, search)
+    mod.run_block(prep.plan, PXt, PYt, prep.jitter_x, prep.jitter_y, prep.kernel_tols, None, o, st, search)
     out[:] = o.reshape(R, b)
     status[:] = st.reshape(R, b)
 
@@ -208,11 +217,11 @@ def _pointwise_block(prep: _Prepared, i: int, search: str, n_jobs: Optional[int]
         chunks = numba.get_num_threads()
         if prep.discrete is not None:
             codes, class_start = prep.discrete
-            pointwise_ross_block(PX, prep.jitter_x, prep.tols, codes, class_start, plan.k, plan.psi, out, terms,
+            pointwise_ross_block(PX, prep.jitter_x, prep.kernel_tols, codes, class_start, plan.k, plan.psi, out, terms,
                                  status, chunks)
         else:
             lanes = nb.specialisation(plan, nb.SEARCHES[search])[3]
-            pointwise_ksg1_block(nb.SEARCHES[search], lanes)(PX, PY, prep.jitter_x, prep.jitter_y, prep.tols,
+            pointwise_ksg1_block(nb.SEARCHES[search], lanes)(PX, PY, prep.jitter_x, prep.jitter_y, prep.kernel_tols,
                                                              plan.k, plan.psi, out, terms, status, chunks)
     check_status(status, offset=a)
     return out + plan.const, terms
@@ -399,7 +408,7 @@ def search() -> str:
 
 def sliced_inference(data: V.Samples, *, n_projections: Any, estimator: str, seed: SeedLike,
                      n_jobs: Optional[int], method: str, t0: float, return_slices: bool, return_pointwise: bool,
-                     atol: Any, max_projections: Any) -> SMIResult:
+                     atol: Any, max_projections: Any, transform: str = "none") -> SMIResult:
     """:func:`fastsmi.smi` with ``return_pointwise=True`` or ``n_projections="auto"`` on checked data.
 
     The slices run on the Numba driver that keeps each sample's KSG term; their
@@ -415,10 +424,11 @@ def sliced_inference(data: V.Samples, *, n_projections: Any, estimator: str, see
     if auto:
         atol, cap = check_auto(atol, max_projections)
         m_max = AUTO_BLOCK * (cap // AUTO_BLOCK)
-        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method, width=AUTO_BLOCK)
+        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method, width=AUTO_BLOCK,
+                               transform=transform)
     else:
         m_max = V.check_positive_int(1000 if n_projections is None else n_projections, "n_projections")
-        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method)
+        prep = prepare_checked(data, m=m_max, estimator=estimator, ss=ss, method=method, transform=transform)
     name = search()
     per_slice = np.empty(m_max)
     total = np.zeros(data.X.shape[0])

@@ -18,6 +18,7 @@ from ._config import JITTER_SCALE
 from ._fulldim import mi_full
 from ._result import SMIResult, build_result
 from ._threads import progress_bar, resolve_n_jobs, run_chunks
+from ._transform import normal_scores
 from .projections import SeedLike, as_seed_sequence, child_seed
 
 __all__ = ["frames", "jitter_matrix", "ksliced_smi", "ksmi_slices"]
@@ -35,17 +36,20 @@ def frames(m: int, d: int, s: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _prepare(P: np.ndarray, jitter: np.ndarray, tol: float) -> Optional[np.ndarray]:
+def _prepare(P: np.ndarray, jitter: np.ndarray, tol: float, transform: str) -> Optional[np.ndarray]:
+    """Standardised slice plus jitter, or None if a coordinate is constant; ranks first with ``"rank"``."""
     spread = P.max(axis=0) - P.min(axis=0)
     if np.any(spread <= tol):
         return None
+    if transform == "rank":
+        P = normal_scores(P)
     return (P - P.mean(axis=0)) / P.std(axis=0) + jitter
 
 
 def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarray], frames_x: np.ndarray,
                 frames_y: Optional[np.ndarray], jitter_x: np.ndarray, jitter_y: Optional[np.ndarray],
                 estimator: str, k: int, n_jobs: Optional[int], progress=None,
-                tols: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+                tols: Optional[np.ndarray] = None, transform: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """Per-slice MI estimates and status codes (1/2: a constant projected coordinate of X/Y).
 
     ``tols``: the rounding tolerances of X and Y (:func:`~fastsmi._validation.rounding_tolerance`),
@@ -59,14 +63,14 @@ def ksmi_slices(X: np.ndarray, Y: Optional[np.ndarray], codes: Optional[np.ndarr
     status = np.zeros(m, dtype=np.int8)
 
     def one(i: int) -> None:
-        px = _prepare(X @ frames_x[i], jitter_x, tol_x)
+        px = _prepare(X @ frames_x[i], jitter_x, tol_x, transform)
         if px is None:
             status[i], out[i] = 1, np.nan
             return
         if codes is not None:
             out[i] = mi_full(px, codes, estimator, k, True, 1)
             return
-        py = _prepare(Y @ frames_y[i], jitter_y, tol_y)
+        py = _prepare(Y @ frames_y[i], jitter_y, tol_y, transform)
         if py is None:
             status[i], out[i] = 2, np.nan
             return
@@ -93,8 +97,8 @@ def jitter_matrix(rng: np.random.Generator, n: int, s: int) -> np.ndarray:
 def ksliced_smi(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple], *, n_projections: int,
                 estimator: str, k: int, seed: SeedLike, n_jobs: Optional[int], return_slices: bool,
                 progress: Optional[bool], slice_dim: int, client: Any, t0: float, tols: Optional[np.ndarray] = None,
-                n_omitted: int = 0) -> SMIResult:
-    """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree."""
+                n_omitted: int = 0, transform: str = "none") -> SMIResult:
+    """k-SMI: slices of dimension ``slice_dim`` estimated on the KD-tree (``transform``: per projected coordinate)."""
     if client is not None:
         raise ValueError("client= is supported for slice_dim=1 only; run k-SMI locally (it uses all cores).")
     n, dx = X.shape
@@ -119,7 +123,7 @@ def ksliced_smi(X: np.ndarray, Y: Optional[np.ndarray], discrete: Optional[tuple
     bar = progress_bar(m, progress)
     try:
         per_slice, status = ksmi_slices(X, Y, codes, frames_x, frames_y, jitter_x, jitter_y, estimator, k,
-                                        n_jobs, bar, tols=tols)
+                                        n_jobs, bar, tols=tols, transform=transform)
     finally:
         if bar is not None:
             bar.close()

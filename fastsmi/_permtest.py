@@ -19,6 +19,7 @@ from ._backends import get_backend
 from ._config import BLOCK_MEMORY_BYTES
 from ._result import SMIResult
 from ._sliced import sliced_smi
+from ._transform import check_transform
 from .projections import SeedLike, as_seed_sequence, child_seed, seed_record
 
 __all__ = ["SMITestResult", "smi_test"]
@@ -103,7 +104,7 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
              n_projections: Optional[int] = None, estimator: str = "ksg", k: int = 5, y_discrete: bool = False,
              seed: SeedLike = None, n_jobs: Optional[int] = None, backend: str = "auto", client: Any = None,
              stop_after: Optional[int] = None, method: Optional[str] = None,
-             nan_policy: str = "raise") -> SMITestResult:
+             nan_policy: str = "raise", transform: Optional[str] = None) -> SMITestResult:
     """Permutation test of independence of X and Y with the SMI statistic.
 
     The statistic is :func:`fastsmi.smi` on the data.  Each of the
@@ -128,8 +129,10 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
         directions serve the statistic and the replicates); m only changes its
         power, while the cost grows as m * B; 200 is a cost choice (no
         power-versus-m study has been run).
-    estimator, k, y_discrete, method, nan_policy
-        As in :func:`fastsmi.smi`.
+    estimator, k, y_discrete, method, nan_policy, transform
+        As in :func:`fastsmi.smi`.  With ``transform="rank"`` each replicate's
+        permuted projection is the permutation of the observed one's scores,
+        exactly as ``smi`` would compute them on the permuted data.
     seed : None, int, SeedSequence, Generator or seed record
         Seed of the directions, the jitter and the permutations (replicate ``r``
         is drawn from its own child of the seed): the p-value is bit-identical for
@@ -181,15 +184,16 @@ def smi_test(X: Any, Y: Any, *, n_permutations: int = I.DEFAULT_PERMUTATIONS,
         n_projections = I.DEFAULT_TEST_PROJECTIONS
     ss = as_seed_sequence(seed)
     estimator = V.check_estimator(estimator, bool(y_discrete))
+    transform = check_transform(transform, estimator)
     method = check_method(method)
     V.check_n_jobs(n_jobs)
     data = V.prepare_samples(X, Y, k=k, estimator=estimator, y_discrete=bool(y_discrete), nan_policy=nan_policy)
     observed = sliced_smi(data.X, data.Y, data.discrete, data.counts, n_projections=n_projections,
                           estimator=estimator, k=data.k, seed=ss, n_jobs=n_jobs, backend=backend, return_slices=True,
                           method=method, directions_x=None, directions_y=None, block_size=None, progress=None,
-                          client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted)
+                          client=client, t0=t0, tols=data.tols, n_omitted=data.n_omitted, transform=transform)
     m = observed.n_projections
-    prep = I.prepare_checked(data, m=m, estimator=estimator, ss=ss, method=method)
+    prep = I.prepare_checked(data, m=m, estimator=estimator, ss=ss, method=method, transform=transform)
     mod = get_backend(backend)
     search = I.search()
     if observed.backend == "numba" and I.pointwise_available(observed.estimator):

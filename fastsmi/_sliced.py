@@ -112,11 +112,12 @@ def sliced_smi(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tup
                n_projections: Optional[int], estimator: str, k: int, seed: SeedLike, n_jobs: Optional[int],
                backend: str, return_slices: bool, method: str, directions_x: Any, directions_y: Any,
                block_size: Optional[int], progress: Optional[bool], client: Any, t0: float, tols: np.ndarray,
-               n_omitted: int) -> SMIResult:
+               n_omitted: int, transform: str = "none") -> SMIResult:
     """SMI on 1-D slices of prepared data (see :func:`fastsmi.smi` for the options).
 
     ``discrete`` is ``(codes, class_start)`` for labels (then ``Ymat`` is None) and
-    ``counts`` the class sizes; ``tols`` the rounding tolerances of X and Y.
+    ``counts`` the class sizes; ``tols`` the rounding tolerances of X and Y;
+    ``transform`` the checked per-slice transform (``"none"`` or ``"rank"``).
     """
     n, dx = X.shape
     if directions_x is not None:
@@ -143,7 +144,7 @@ def sliced_smi(X: np.ndarray, Ymat: Optional[np.ndarray], discrete: Optional[tup
     per_slice = np.empty(m) if keep else None
     moments = None if keep else Moments()
     common = dict(plan=plan, discrete=discrete, width=width, backend=backend_mod.NAME, search=search, n_jobs=n_jobs,
-                  tols=tols)
+                  tols=tols, transform=transform)
 
     status = np.zeros(m, dtype=np.int8) if keep else None
     if client is not None:

@@ -32,6 +32,7 @@ import fastsmi
 from . import __version__
 from ._backends import BACKENDS
 from ._inference import DEFAULT_PERMUTATIONS, DEFAULT_TEST_PROJECTIONS, SAMPLING_ERRORS, pointwise_available
+from ._transform import TRANSFORMS
 from ._validation import ESTIMATORS
 from .experiments.models import GaussianModel
 from .projections import METHODS
@@ -343,7 +344,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     res = fastsmi.smi(X, Y, n_projections=args.n_projections, estimator=args.estimator, k=args.k,
                       y_discrete=args.y_discrete, seed=args.seed, n_jobs=args.n_jobs, backend=args.backend,
                       method=args.method, return_slices=False, progress=None if not args.json else False,
-                      sampling_error=sampling_error)
+                      sampling_error=sampling_error, transform=args.transform)
     seconds = time.perf_counter() - t0
     report = dict(smi=res.value, stderr=res.stderr, stderr_samples=res.stderr_samples, ci=res.ci,
                   sampling_error=res.sampling_error, n_projections=res.n_projections, estimator=res.estimator, k=res.k, seed=res.seed,
@@ -365,7 +366,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
     res = fastsmi.smi_test(X, Y, n_permutations=args.permutations, n_projections=args.n_projections,
                            estimator=args.estimator, k=args.k, y_discrete=args.y_discrete, seed=args.seed,
                            n_jobs=args.n_jobs, backend=args.backend, method=args.method,
-                           stop_after=args.stop_after)
+                           stop_after=args.stop_after, transform=args.transform)
     seconds = time.perf_counter() - t0
     obs = res.smi
     report = dict(statistic=res.statistic, p_value=res.p_value, n_permutations=res.n_permutations,
@@ -485,6 +486,9 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--y-discrete", action="store_true", help="Y holds integer class labels")
     p.add_argument("--method", default="sphere", choices=METHODS, help="direction sampling")
     p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--transform", default=None, choices=TRANSFORMS,
+                   help="per-slice marginal transform: 'rank' uses the normal scores of each projected variable's "
+                        "ranks (default 'none')")
 
 
 def _common_options(p: argparse.ArgumentParser, *, default_projections: int = 1000,

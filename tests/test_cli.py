@@ -328,3 +328,16 @@ def test_estimate_jackknife_interval_on_any_backend(files, capsys):
     res = fastsmi.smi(X, Y, n_projections=8, seed=2, estimator="kl", sampling_error="jackknife")
     assert report["sampling_error"] == "jackknife"
     assert report["ci"] == list(res.ci) and report["stderr_samples"] == res.stderr_samples
+
+
+def test_estimate_and_test_take_the_rank_transform(files, capsys):
+    X, Y = np.load(files / "x.npy"), np.load(files / "y.npy")
+    assert cli.main(["estimate", str(files / "x.npy"), str(files / "y.npy"), "-m", "8", "--seed", "2",
+                     "--transform", "rank", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["smi"] == fastsmi.smi(X, Y, n_projections=8, seed=2, transform="rank").value
+    assert cli.main(["test", str(files / "x.npy"), str(files / "y.npy"), "-m", "4", "-B", "5", "--seed", "2",
+                     "--transform", "rank", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    res = fastsmi.smi_test(X, Y, n_permutations=5, n_projections=4, seed=2, transform="rank")
+    assert (report["statistic"], report["p_value"]) == (res.statistic, res.p_value)
