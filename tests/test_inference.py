@@ -344,9 +344,10 @@ def test_jackknife_of_k_smi_equals_the_naive_loop():
 @requires_numba
 def test_auto_with_jackknife_re_estimates_with_the_slices_auto_chose():
     X, Y = _pair(n=200, seed=12)
-    res = fastsmi.smi(X, Y, n_projections="auto", max_projections=256, seed=3, sampling_error="jackknife")
+    res = fastsmi.smi(X, Y, n_projections="auto", max_projections=256, seed=3, sampling_error="jackknife",
+                      backend="numba")
     assert res.n_projections % _inference.AUTO_BLOCK == 0
-    naive = jackknife_stderr(X, Y, 3, n_projections=res.n_projections)
+    naive = jackknife_stderr(X, Y, 3, n_projections=res.n_projections, backend="numba")
     assert res.stderr_samples == pytest.approx(naive, rel=1e-12)
 
 

@@ -96,7 +96,7 @@ def test_rank_null_equals_the_naive_loop_bit_for_bit(backend, discrete):
 def test_pointwise_and_auto_see_the_same_ranked_slices():
     X, Y = _heavy(seed=8)
     block = fastsmi.smi(X, Y, n_projections=40, seed=9, transform="rank", backend="numba")
-    point = fastsmi.smi(X, Y, n_projections=40, seed=9, transform="rank", return_pointwise=True)
+    point = fastsmi.smi(X, Y, n_projections=40, seed=9, transform="rank", return_pointwise=True, backend="numba")
     np.testing.assert_array_equal(point.per_slice, block.per_slice)
     assert point.pointwise.mean() == pytest.approx(block.value, abs=1e-12)
 
