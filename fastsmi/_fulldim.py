@@ -37,9 +37,15 @@ from ._validation import tie_counts
 __all__ = ["ksg_mi", "kl_entropy", "kl_mi", "mi_full", "ross_mi"]
 
 
-def _unit_variance(A: np.ndarray) -> np.ndarray:
-    """Divide every column by its population standard deviation (constant columns kept)."""
-    sd = A.std(axis=0)
+def _unit_variance(A: np.ndarray, *, canonical: bool = False) -> np.ndarray:
+    """Divide every column by its population standard deviation (constant columns kept).
+
+    ``canonical``: sum each column in sorted order, so the scale has the same bits
+    for any order of the rows.  The count-based estimators (KSG, Ross) need it:
+    they compare distances exactly, and on data with many equal distances (normal
+    scores, ranks) an ulp of scale moves a point across the k-th distance.
+    """
+    sd = (np.sort(A, axis=0) if canonical else A).std(axis=0)
     return np.ascontiguousarray(A / np.where(sd > 0.0, sd, 1.0))
 
 
@@ -115,8 +121,8 @@ def ksg_mi(X: np.ndarray, Y: np.ndarray, *, k: int, variant: int = 1, workers: i
     check_n_k(n, k)
     if variant not in (1, 2):
         raise ValueError(f"variant must be 1 or 2 (KSG-1 or KSG-2), got {variant!r}")
-    X = _unit_variance(X)
-    Y = _unit_variance(Y)
+    X = _unit_variance(X, canonical=True)
+    Y = _unit_variance(Y, canonical=True)
     if atoms and variant == 2:
         for A, name in ((X, "X"), (Y, "Y")):
             big = int(np.count_nonzero(tie_counts(A) > k))
@@ -384,7 +390,7 @@ def ross_mi(X: np.ndarray, labels, *, k: int, workers: int = 1, atoms: bool = Fa
             f"every class needs more than k={k} points, but the smallest class has "
             f"{counts.min()}; use a smaller k or merge rare classes"
         )
-    X = _unit_variance(X)
+    X = _unit_variance(X, canonical=True)
     radius = np.empty(n)
     for c in range(counts.size):
         members = np.flatnonzero(inverse == c)

@@ -61,8 +61,10 @@ def count_within(X: np.ndarray, Q: np.ndarray, radii, metric: str, strict: bool)
 
 
 def _unit_variance(A: np.ndarray) -> np.ndarray:
+    # the population std of each column, summed in sorted order: the same bits for any row order, as the
+    # library's count-based estimators use (on tied data an ulp of scale moves a count)
     A = np.asarray(A, dtype=np.float64)
-    sd = A.std(axis=0)
+    sd = np.sort(A, axis=0).std(axis=0)
     return A / np.where(sd > 0, sd, 1.0)
 
 

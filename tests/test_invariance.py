@@ -181,6 +181,16 @@ def test_row_permutation_full_dimensional(seed, perm_seed, estimator):
                         rel_tol=1e-12, abs_tol=1e-13)
 
 
+@PROFILE
+@given(seed=SEEDS, perm_seed=SEEDS)
+def test_row_permutation_with_the_gaussian_correction(seed, perm_seed):
+    """The Gaussian reference is drawn from the data's correlation, summed in a canonical row order."""
+    X, Y = gaussian(seed, n=100)
+    perm = np.random.default_rng(perm_seed).permutation(100)
+    kw = dict(transform="rank", correction="gaussian")
+    assert math.isclose(fastsmi.mi(X[perm], Y[perm], **kw), fastsmi.mi(X, Y, **kw), rel_tol=1e-12, abs_tol=1e-13)
+
+
 # ---------------------------------------------------------------------------------------------
 # dtype and container
 # ---------------------------------------------------------------------------------------------
